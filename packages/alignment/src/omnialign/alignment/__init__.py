@@ -1,0 +1,3 @@
+"""omnialign.alignment."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""omnialign.data."""
+
+__version__ = "0.1.0"

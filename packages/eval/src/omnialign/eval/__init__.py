@@ -1,0 +1,3 @@
+"""omnialign.eval."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""omnialign.models."""
+
+__version__ = "0.1.0"
