@@ -64,7 +64,7 @@ class ChatEncoder:
         if not full.startswith(prompt):
             raise ValueError(
                 "the chat template renders the prompt differently with and without the assistant turn, "
-                f"so the response cannot be delimited exactly (source: {sample.meta.get('location')})"
+                f"so the response cannot be delimited exactly ({sample.origin()})"
             )
         return full[len(prompt) :]
 
@@ -91,6 +91,6 @@ class ChatEncoder:
     def _check_prompt_fits(self, sample: Sample, prompt_length: int) -> None:
         if prompt_length >= self.max_length:
             raise ValueError(
-                f"{sample.meta.get('location', 'sample')}: prompt has {prompt_length} tokens, "
+                f"{sample.origin()}: prompt has {prompt_length} tokens, "
                 f"max_length is {self.max_length}; raise max_length or shorten the prompt"
             )

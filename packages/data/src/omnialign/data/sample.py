@@ -79,6 +79,12 @@ class Sample:
     labels: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def origin(self) -> str:
+        """`file, row N` when the sample came from a record, for error messages."""
+        if "source" in self.meta and "row" in self.meta:
+            return str(RecordLocation(self.meta["source"], self.meta["row"]))
+        return "in-memory sample"
+
     def prompt_media(self) -> tuple[MediaRef, ...]:
         return tuple(ref for message in self.prompt for ref in message.media())
 

@@ -1,0 +1,79 @@
+"""What every objective's LightningModule shares: building the backbone lazily (so sharded strategies can
+construct it in place), the optimiser and schedule, HF-format export, and metric logging.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from transformers import PreTrainedModel
+
+from omnialign.alignment.optim import ScheduleOptions, build_schedule
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+
+
+def _adamw(params) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=1e-5, weight_decay=0.0)
+
+
+class PolicyModule(LightningModule):
+    """Base for objectives that train one causal-LM-style policy.
+
+    The processor is built at construction (the datamodule needs it in `setup`); the network is built in
+    `configure_model`, which Lightning calls inside the strategy's context (DeepSpeed ZeRO-3, FSDP), so no rank
+    materialises a full-size copy it does not need.
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneOptions | None = None,
+        optimizer: OptimizerCallable = _adamw,
+        schedule: ScheduleOptions | None = None,
+    ) -> None:
+        super().__init__()
+        self.backbone_options = backbone or BackboneOptions()
+        self.optimizer_factory = optimizer
+        self.schedule = schedule or ScheduleOptions()
+        self.processor = load_processor(self.backbone_options)
+        self.policy: PreTrainedModel | None = None
+
+    def configure_model(self) -> None:
+        if self.policy is None:
+            self.policy = load_causal_lm(self.backbone_options, self.processor)
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params)
+        total = int(self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": build_schedule(optimizer, self.schedule, total)}
+
+    def log_metrics(self, prefix: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
+        """Log detached diagnostics under `prefix/`, averaged over the epoch for validation."""
+        on_step = prefix == "train"
+        for name, value in metrics.items():
+            self.log(
+                f"{prefix}/{name}",
+                value.detach().float().mean(),
+                on_step=on_step,
+                on_epoch=not on_step,
+                prog_bar=name == "loss",
+                batch_size=batch_size,
+                sync_dist=not on_step,
+            )
+
+    def export_pretrained(self, directory: str | Path) -> Path:
+        """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the
+        folder loads with plain `AutoModelForCausalLM.from_pretrained`."""
+        if self.policy is None:
+            raise RuntimeError("the policy has not been built yet (configure_model was not called)")
+        directory = Path(directory)
+        model = self.policy
+        if hasattr(model, "merge_and_unload"):
+            model = copy.deepcopy(model).merge_and_unload()
+        model.save_pretrained(directory)
+        self.processor.save_pretrained(directory)
+        return directory

@@ -1,0 +1,51 @@
+"""Supervised fine-tuning: next-token loss on response tokens only, for any backbone and modality."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from omnialign.alignment.losses.sft import sft_nll
+from omnialign.alignment.modules.base import PolicyModule
+from omnialign.alignment.ops import token_logprobs
+from omnialign.models.backbone import BackboneOptions
+
+
+class SFTModule(PolicyModule):
+    """Trains the policy to produce the responses of an SFT dataset.
+
+    `loss_averaging='token'` weighs every response token equally across the batch (long answers count
+    more, as in most LM training); `'sequence'` weighs every example equally.
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneOptions | None = None,
+        loss_averaging: Literal["token", "sequence"] = "token",
+        **kwargs,
+    ) -> None:
+        super().__init__(backbone=backbone, **kwargs)
+        self.loss_averaging = loss_averaging
+        self.save_hyperparameters()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-token log-probs of `batch['input_ids']` under the policy."""
+        outputs = self.policy(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            position_ids=batch["position_ids"],
+            use_cache=False,
+        )
+        return token_logprobs(outputs.logits, batch["input_ids"])
+
+    def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
+        out = sft_nll(self(batch), batch["response_mask"], averaging=self.loss_averaging)
+        self.log_metrics(prefix, {"loss": out.loss, "tokens": out.num_tokens}, batch["input_ids"].shape[0])
+        return out.loss
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")

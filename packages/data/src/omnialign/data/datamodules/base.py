@@ -1,0 +1,162 @@
+"""What every task's DataModule shares: reading and validating records into samples once per process,
+getting the model's processor, lazy per-item encoding, and deterministic shuffling.
+
+The processor belongs to the model (its vocabulary, chat template, image processor), so by default it is
+taken from the LightningModule the trainer is fitting (`processor` attribute); tests and tools can attach
+one directly with `attach_processor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch.utils.data import DataLoader, Dataset
+
+from omnialign.data.records import load_samples
+from omnialign.data.sample import Sample
+from omnialign.data.sampling import EpochShuffleSampler
+
+
+class EncodedDataset(Dataset):
+    """Samples encoded on access, so media decoding runs in the loader workers."""
+
+    def __init__(self, samples: Sequence[Sample], encode: Callable[[Sample], Any]) -> None:
+        self.samples = samples
+        self.encode = encode
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.encode(self.samples[index])
+
+
+class SampleDataModule(LightningDataModule):
+    """Base class; subclasses say how one sample is encoded (`encode`) and how items are batched
+    (`collate`)."""
+
+    schema: str = "sft"
+
+    def __init__(
+        self,
+        train_files: list[str],
+        val_files: list[str] | None = None,
+        media_root: str | None = None,
+        on_invalid: Literal["error", "skip"] = "error",
+        rejects_path: str | None = None,
+        verify_media: bool = False,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        max_length: int = 1024,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            train_files: Training data: json, json.gz, jsonl, parquet files, saved HF dataset folders or hub ids.
+            val_files: Validation data, same formats.
+            media_root: Folder that relative media paths in the records are resolved against.
+            on_invalid: `error` stops at the first bad record (naming file, row and field); `skip` drops bad
+                records, counts them by reason and reports the count.
+            rejects_path: With `skip`, also write every rejected row with its error to this JSONL file.
+            verify_media: Open every media file while loading, so a missing or corrupt file fails up front.
+            batch_size: Training batch size per device.
+            eval_batch_size: Validation batch size per device (default: `batch_size`).
+            max_length: Longest token sequence; responses are cut on the right to fit.
+            num_workers: DataLoader worker processes.
+            seed: Seed of the shuffling order (epoch e uses `seed + e`, so resumed runs see the same order).
+        """
+        super().__init__()
+        self.train_files = list(train_files)
+        self.val_files = list(val_files or [])
+        self.media_root = media_root
+        self.on_invalid = on_invalid
+        self.rejects_path = rejects_path
+        self.verify_media = verify_media
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.max_length = max_length
+        self.num_workers = num_workers
+        self.seed = seed
+        self.processor: Any = None
+        self._samples: dict[str, list[Sample]] = {}
+
+    # -- hooks for subclasses -------------------------------------------------------------------------
+    def encode(self, sample: Sample) -> Any:
+        raise NotImplementedError
+
+    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def load_options(self) -> dict[str, Any]:
+        """Extra keyword arguments for `load_samples` (e.g. the preference dimension)."""
+        return {}
+
+    def on_processor_attached(self) -> None:
+        """Build encoders once the processor is known."""
+
+    # -- shared machinery ------------------------------------------------------------------------------
+    def attach_processor(self, processor: Any) -> None:
+        self.processor = processor
+        self.on_processor_attached()
+
+    def _resolve_processor(self) -> None:
+        if self.processor is not None:
+            return
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        processor = getattr(module, "processor", None)
+        if processor is None:
+            raise RuntimeError(
+                f"{type(self).__name__} needs the model's processor: fit it with a module that has a "
+                "`processor` attribute, or call attach_processor()"
+            )
+        self.attach_processor(processor)
+
+    def _load(self, split: str, files: list[str]) -> list[Sample]:
+        if split not in self._samples:
+            samples: list[Sample] = []
+            for source in files:
+                result = load_samples(
+                    source,
+                    self.schema,
+                    on_invalid=self.on_invalid,
+                    rejects_path=self.rejects_path,
+                    verify_media=self.verify_media,
+                    media_root=self.media_root,
+                    **self.load_options(),
+                )
+                rank_zero_info(f"[{split}] {result.report.summary()}")
+                samples.extend(result.samples)
+            if not samples:
+                raise ValueError(f"no usable {split} samples in {files}")
+            self._samples[split] = samples
+        return self._samples[split]
+
+    def setup(self, stage: str) -> None:
+        self._resolve_processor()
+        if stage == "fit":
+            self._load("train", self.train_files)
+        if self.val_files and stage in ("fit", "validate"):
+            self._load("val", self.val_files)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        samples = self._samples[split]
+        return DataLoader(
+            EncodedDataset(samples, self.encode),
+            batch_size=batch_size,
+            sampler=EpochShuffleSampler(len(samples), self.seed) if shuffle else None,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if "val" not in self._samples:
+            return []
+        return self._loader("val", self.eval_batch_size, shuffle=False)
