@@ -37,3 +37,13 @@ def pad_sequences(
         "response_mask": response_mask,
         "position_ids": position_ids,
     }
+
+
+# Batch keys that are labels for the objective rather than inputs of the network. Every other key of a
+# collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
+LABEL_KEYS = frozenset({"response_mask"})
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keyword arguments of the model's forward: the batch without its label keys."""
+    return {key: value for key, value in batch.items() if key not in LABEL_KEYS}

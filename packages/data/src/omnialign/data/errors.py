@@ -30,11 +30,29 @@ class RecordError(ValueError):
         super().__init__(f"{location}, field '{field}': {problem}")
 
 
-class MediaError(OSError):
-    """A media file is missing or cannot be decoded; names the file and, when known, the record."""
+class LabelError(RecordError):
+    """The label a task asked for is missing or a tie in an otherwise valid record.
 
-    def __init__(self, path: str, problem: str, location: RecordLocation | None = None) -> None:
+    Kept apart from a malformed record so a load report can count "no preference under the selected
+    dimension" separately from "this row is broken".
+    """
+
+
+class MediaError(OSError):
+    """A media file is missing or cannot be decoded; names the file and, when known, the record and field."""
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        location: RecordLocation | None = None,
+        field: str | None = None,
+    ) -> None:
         self.path = path
+        self.problem = problem
         self.location = location
-        where = f" (referenced by {location})" if location is not None else ""
+        self.field = field
+        refs = [f"referenced by {location}"] if location is not None else []
+        refs += [f"field '{field}'"] if field is not None else []
+        where = f" ({', '.join(refs)})" if refs else ""
         super().__init__(f"media file '{path}'{where}: {problem}")

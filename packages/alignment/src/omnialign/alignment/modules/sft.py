@@ -9,6 +9,7 @@ import torch
 from omnialign.alignment.losses.sft import sft_nll
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.ops import token_logprobs
+from omnialign.data.collate import model_inputs
 from omnialign.models.backbone import BackboneOptions
 
 
@@ -31,12 +32,7 @@ class SFTModule(PolicyModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-token log-probs of `batch['input_ids']` under the policy."""
-        outputs = self.policy(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            position_ids=batch["position_ids"],
-            use_cache=False,
-        )
+        outputs = self.policy(**model_inputs(batch), use_cache=False)
         return token_logprobs(outputs.logits, batch["input_ids"])
 
     def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
