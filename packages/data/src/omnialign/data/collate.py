@@ -41,7 +41,8 @@ def pad_sequences(
 
 # Batch keys that are labels for the objective rather than inputs of the network. Every other key of a
 # collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
-LABEL_KEYS = frozenset({"response_mask"})
+# `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...).
+LABEL_KEYS = frozenset({"response_mask", "targets"})
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
