@@ -114,9 +114,11 @@ def _rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", height=size[0], width=size[1])
 
 
-def _declared_frames(ref: MediaRef) -> int:
+def _frame_count(ref: MediaRef) -> int:
+    """The container's declared frame count; raw streams declare none, so count them by decoding."""
     with av.open(_source(ref)) as container:
-        return container.streams.video[0].frames
+        declared = container.streams.video[0].frames
+        return declared if declared > 0 else sum(1 for _ in container.decode(video=0))
 
 
 def _decode_selected(ref: MediaRef, indices: np.ndarray, size: tuple[int, int] | None) -> tuple[list, int]:
@@ -135,18 +137,20 @@ def _decode_selected(ref: MediaRef, indices: np.ndarray, size: tuple[int, int] |
 def load_video(ref: MediaRef, num_frames: int, size: tuple[int, int] | None = None) -> np.ndarray:
     """Exactly `num_frames` uniformly spaced RGB frames, uint8 `[N, H, W, 3]`, resized to `size` if given.
 
-    The container's declared frame count picks the indices in one decoding pass; if the stream holds
-    fewer frames than declared (or declares none), a second pass uses the count actually decoded.
+    The frame count picks the indices for one decoding pass; if the stream holds fewer frames than its
+    container declares, a second pass uses the count actually decoded.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     with _decoding(ref):
-        declared = _declared_frames(ref)
-        frames, decoded = _decode_selected(ref, frame_indices(max(declared, 1), num_frames), size)
-        if len(frames) < num_frames and decoded > 0:
+        total = _frame_count(ref)
+        if total == 0:
+            raise MediaError(ref.describe(), "no decodable video frames", ref.location)
+        frames, decoded = _decode_selected(ref, frame_indices(total, num_frames), size)
+        if len(frames) < num_frames:  # fewer frames than declared
+            if decoded == 0:
+                raise MediaError(ref.describe(), "no decodable video frames", ref.location)
             frames, _ = _decode_selected(ref, frame_indices(decoded, num_frames), size)
-    if len(frames) < num_frames:
-        raise MediaError(ref.describe(), "no decodable video frames", ref.location)
     return np.stack(frames)
 
 
