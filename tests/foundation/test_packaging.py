@@ -33,7 +33,9 @@ def test_package_builds_and_installs_alone(package, repo_root, tmp_path):
     venv = tmp_path / "venv"
     _run(["uv", "venv", "--quiet", "--python", "3.11", str(venv)], tmp_path)
     python = str(venv / "bin" / "python")
-    _run(["uv", "pip", "install", "--quiet", "--python", python, "--find-links", str(dist), package], tmp_path)
+    _run(
+        ["uv", "pip", "install", "--quiet", "--python", python, "--find-links", str(dist), package], tmp_path
+    )
     absent = sorted(OTHERS - {module} - {PACKAGES[d][0] for d in workspace_deps})
     probe = (
         "import importlib.util, sys\n"

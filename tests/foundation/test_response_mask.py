@@ -15,7 +15,8 @@ def _sample(prompt: str, response: str) -> Sample:
 
 def test_mask_covers_exactly_the_response_tokens(tiny_tokenizer):
     """Hand-made example: 'Hi' -> 'Yo'. The rendered prompt is
-    '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n' and the response part is 'Yo<|im_end|>\\n'."""
+    '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
+    and the response part is 'Yo<|im_end|>\\n'."""
     encoded = ChatEncoder(tiny_tokenizer).encode(_sample("Hi", "Yo"))
     tok = tiny_tokenizer
     prompt_ids = tok("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
@@ -30,7 +31,10 @@ def test_mask_covers_exactly_the_response_tokens(tiny_tokenizer):
 
 def test_padding_is_outside_the_mask_on_both_sides(tiny_tokenizer):
     encoder = ChatEncoder(tiny_tokenizer)
-    short, long = encoder.encode(_sample("Hi", "Yo")), encoder.encode(_sample("Hello there", "A longer answer"))
+    short, long = (
+        encoder.encode(_sample("Hi", "Yo")),
+        encoder.encode(_sample("Hello there", "A longer answer")),
+    )
     for side in ("left", "right"):
         batch = pad_sequences([short, long], pad_token_id=tiny_tokenizer.pad_token_id, side=side)
         pad = batch["attention_mask"] == 0
@@ -64,10 +68,13 @@ def test_sft_loss_ignores_prompt_and_padding_logits(tiny_tokenizer):
         [encoder.encode(_sample("Hi", "Yo")), encoder.encode(_sample("Hello there", "A longer answer"))],
         pad_token_id=tiny_tokenizer.pad_token_id,
     )
-    logits = torch.randn(*batch["input_ids"].shape, len(tiny_tokenizer), generator=torch.Generator().manual_seed(0))
+    logits = torch.randn(
+        *batch["input_ids"].shape, len(tiny_tokenizer), generator=torch.Generator().manual_seed(0)
+    )
 
     def loss(lg: torch.Tensor) -> torch.Tensor:
-        return sft_nll(token_logprobs(lg, batch["input_ids"]), batch["response_mask"]).loss
+        out = sft_nll(token_logprobs(lg, batch["input_ids"]), batch["response_mask"], averaging="token")
+        return out.loss.sum() / out.num_tokens.sum()
 
     base = loss(logits)
     # position t-1 predicts token t: positions whose *next* token is not a response token are free

@@ -35,6 +35,7 @@ def _validation_loss(trainer: Trainer, module: SFTModule, data: SFTDataModule) -
 
 def _fit(tmp_path: Path, seed: int) -> tuple[float, float]:
     seed_everything(seed)
+    tmp_path.mkdir(parents=True)
     _write_planted(tmp_path / "train.jsonl", 96)
     _write_planted(tmp_path / "val.jsonl", 16)
     data = SFTDataModule([str(tmp_path / "train.jsonl")], [str(tmp_path / "val.jsonl")], batch_size=16)

@@ -8,16 +8,36 @@ from __future__ import annotations
 
 import os
 
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
+from omnialign.alignment.callbacks import run_directory
 from omnialign.alignment.checkpoint_io import AtomicCheckpointIO
+
+ATOMIC_IO = f"{AtomicCheckpointIO.__module__}.{AtomicCheckpointIO.__name__}"
 
 
 def _wandb_offline_unless_configured() -> None:
     """W&B logs offline unless the user set a key or a mode: a run must never block on a login prompt."""
     if "WANDB_API_KEY" not in os.environ and "WANDB_MODE" not in os.environ:
         os.environ["WANDB_MODE"] = "offline"
+
+
+class SaveConfigBesideCheckpoints(SaveConfigCallback):
+    """Writes the resolved config into the run folder, next to `checkpoints/` and `export/`, so every
+    checkpoint can be traced to the exact settings that produced it. The folder is known only once the
+    checkpoint callback has resolved its path, hence `on_train_start` rather than `setup`."""
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Nothing yet: the checkpoint folder is not resolved at setup time."""
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.already_saved or not trainer.is_global_zero:
+            return
+        target = run_directory(trainer) / self.config_filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(target), skip_none=False, overwrite=True, multifile=self.multifile)
+        self.already_saved = True
 
 
 class OmniAlignCLI(LightningCLI):
@@ -27,8 +47,9 @@ class OmniAlignCLI(LightningCLI):
         kwargs.setdefault("datamodule_class", LightningDataModule)
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("save_config_callback", SaveConfigBesideCheckpoints)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault("trainer_defaults", {"plugins": [AtomicCheckpointIO()]})
+        kwargs.setdefault("trainer_defaults", {"plugins": [{"class_path": ATOMIC_IO}]})
         super().__init__(*args, **kwargs)
 
 

@@ -1,5 +1,5 @@
-"""What every objective's LightningModule shares: building the backbone lazily (so sharded strategies can
-construct it in place), the optimiser and schedule, HF-format export, and metric logging.
+"""What every objective's LightningModule shares: the processor, lazy network construction (so sharded
+strategies build it in place), the optimiser and schedule, HF-format export, and metric logging.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from transformers import PreTrainedModel
 
+from omnialign.alignment.ops import sequence_logprobs
 from omnialign.alignment.optim import ScheduleOptions, build_schedule
+from omnialign.data.collate import model_inputs
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 
@@ -20,13 +22,10 @@ def _adamw(params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=1e-5, weight_decay=0.0)
 
 
-class PolicyModule(LightningModule):
-    """Base for objectives that train one causal-LM-style policy.
-
-    The processor is built at construction (the datamodule needs it in `setup`); the network is built in
-    `configure_model`, which Lightning calls inside the strategy's context (DeepSpeed ZeRO-3, FSDP), so no rank
-    materialises a full-size copy it does not need.
-    """
+class AlignmentModule(LightningModule):
+    """Base of every objective. Subclasses build their networks in `configure_model`, which Lightning calls
+    inside the strategy's context (DeepSpeed ZeRO-3, FSDP), so no rank materialises a full-size copy it does
+    not need; the processor is built at construction because the datamodule needs it in `setup`."""
 
     def __init__(
         self,
@@ -39,11 +38,6 @@ class PolicyModule(LightningModule):
         self.optimizer_factory = optimizer
         self.schedule = schedule or ScheduleOptions()
         self.processor = load_processor(self.backbone_options)
-        self.policy: PreTrainedModel | None = None
-
-    def configure_model(self) -> None:
-        if self.policy is None:
-            self.policy = load_causal_lm(self.backbone_options, self.processor)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -52,7 +46,7 @@ class PolicyModule(LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": build_schedule(optimizer, self.schedule, total)}
 
     def log_metrics(self, prefix: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
-        """Log detached diagnostics under `prefix/`, averaged over the epoch for validation."""
+        """Log detached diagnostics under `prefix/`: per step in training, epoch means in evaluation."""
         on_step = prefix == "train"
         for name, value in metrics.items():
             self.log(
@@ -64,6 +58,26 @@ class PolicyModule(LightningModule):
                 batch_size=batch_size,
                 sync_dist=not on_step,
             )
+
+    def export_pretrained(self, directory: str | Path) -> Path:
+        raise NotImplementedError
+
+
+class PolicyModule(AlignmentModule):
+    """Base for objectives that train one causal-LM-style policy (SFT, DPO family, RL)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy: PreTrainedModel | None = None
+
+    def configure_model(self) -> None:
+        if self.policy is None:
+            self.policy = load_causal_lm(self.backbone_options, self.processor)
+
+    def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed log-probs of each sequence's response tokens, and their count."""
+        logits = model(**model_inputs(batch), use_cache=False).logits
+        return sequence_logprobs(logits, batch["input_ids"], batch["response_mask"])
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the

@@ -37,8 +37,12 @@ class SFTModule(PolicyModule):
 
     def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
         out = sft_nll(self(batch), batch["response_mask"], averaging=self.loss_averaging)
-        self.log_metrics(prefix, {"loss": out.loss, "tokens": out.num_tokens}, batch["input_ids"].shape[0])
-        return out.loss
+        if self.loss_averaging == "token":
+            loss = out.loss.sum() / out.num_tokens.sum().clamp_min(1.0)
+        else:
+            loss = out.loss.mean()
+        self.log_metrics(prefix, {"loss": loss, "tokens": out.num_tokens}, batch["input_ids"].shape[0])
+        return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

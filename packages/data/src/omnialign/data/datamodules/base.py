@@ -14,8 +14,10 @@ from typing import Any, Literal
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from omnialign.data.collate import pad_sequences
+from omnialign.data.encode import ChatEncoder, EncodedSequence
 from omnialign.data.records import load_samples
 from omnialign.data.sample import Sample
 from omnialign.data.sampling import EpochShuffleSampler
@@ -32,7 +34,7 @@ class EncodedDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> Any:
-        return self.encode(self.samples[index])
+        return self.encode(self.samples[index], index)
 
 
 class SampleDataModule(LightningDataModule):
@@ -57,7 +59,8 @@ class SampleDataModule(LightningDataModule):
     ) -> None:
         """
         Args:
-            train_files: Training data: json, json.gz, jsonl, parquet files, saved HF dataset folders or hub ids.
+            train_files: Training data: json, json.gz, jsonl or parquet files, saved HF dataset folders,
+                or hub ids.
             val_files: Validation data, same formats.
             media_root: Folder that relative media paths in the records are resolved against.
             on_invalid: `error` stops at the first bad record (naming file, row and field); `skip` drops bad
@@ -83,10 +86,12 @@ class SampleDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.processor: Any = None
+        self.encoder: ChatEncoder | None = None
         self._samples: dict[str, list[Sample]] = {}
 
     # -- hooks for subclasses -------------------------------------------------------------------------
-    def encode(self, sample: Sample) -> Any:
+    def encode(self, sample: Sample, index: int) -> Any:
+        """Tensors for one sample; `index` is its position in the split (for per-sample caches)."""
         raise NotImplementedError
 
     def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
@@ -96,13 +101,15 @@ class SampleDataModule(LightningDataModule):
         """Extra keyword arguments for `load_samples` (e.g. the preference dimension)."""
         return {}
 
-    def on_processor_attached(self) -> None:
-        """Build encoders once the processor is known."""
-
     # -- shared machinery ------------------------------------------------------------------------------
     def attach_processor(self, processor: Any) -> None:
         self.processor = processor
-        self.on_processor_attached()
+        self.encoder = ChatEncoder(processor, max_length=self.max_length)
+
+    def collate_sequences(self, items: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:
+        """Pad encoded sequences on the side the model's tokenizer asks for."""
+        tokenizer = self.encoder.tokenizer
+        return pad_sequences(items, tokenizer.pad_token_id, side=tokenizer.padding_side)
 
     def _resolve_processor(self) -> None:
         if self.processor is not None:
@@ -142,6 +149,23 @@ class SampleDataModule(LightningDataModule):
             self._load("train", self.train_files)
         if self.val_files and stage in ("fit", "validate"):
             self._load("val", self.val_files)
+
+    def splits(self) -> list[str]:
+        return [split for split in ("train", "val") if split in self._samples]
+
+    def num_samples(self, split: str) -> int:
+        return len(self._samples[split])
+
+    def reference_dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader:
+        """Every `world_size`-th sample of a split from `rank`, in order: for one-off passes such as
+        precomputing reference log-probs, where each rank scores a disjoint shard."""
+        samples = self._samples[split]
+        return DataLoader(
+            Subset(EncodedDataset(samples, self.encode), range(rank, len(samples), world_size)),
+            batch_size=self.eval_batch_size,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         samples = self._samples[split]

@@ -1,0 +1,184 @@
+"""Direct preference optimisation for any→text policies: DPO, cDPO, robust DPO, IPO, SimPO and ORPO through
+one module, for every input modality the backbone's processor handles.
+
+Chosen and rejected responses go through the policy in one concatenated forward (the preference batch
+already holds both). The reference log-probs come from one of three sources:
+- `frozen`: a second, frozen copy of the backbone (loaded the same way, never saved in checkpoints);
+- `adapters`: the policy itself with its LoRA adapters disabled (no second copy in memory);
+- `precomputed`: one pass over the training pairs before the first step, with the still-untrained policy;
+  cached, saved inside the Lightning checkpoint, and looked up by pair index afterwards — the reference
+  model never stays in memory and costs no forward per step.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, orpo_loss
+from omnialign.alignment.modules.base import PolicyModule
+from omnialign.models.backbone import BackboneOptions, load_causal_lm
+
+ReferenceSource = Literal["frozen", "adapters", "precomputed"]
+REFERENCE_PREFIX = "reference."
+
+
+def split_pairs(values: Tensor, chosen: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-pair (chosen, rejected) from `[2B]` values ordered (first responses, second responses)."""
+    first, second = values.view(2, -1)
+    picks_first = chosen == 0
+    return torch.where(picks_first, first, second), torch.where(picks_first, second, first)
+
+
+class DPOModule(PolicyModule):
+    def __init__(
+        self,
+        backbone: BackboneOptions | None = None,
+        loss: Literal["sigmoid", "ipo", "robust", "simpo", "orpo"] = "sigmoid",
+        beta: float = 0.1,
+        label_smoothing: float = 0.0,
+        simpo_gamma: float = 0.5,
+        orpo_lambda: float = 0.1,
+        reference: ReferenceSource = "frozen",
+        **kwargs,
+    ) -> None:
+        """
+        Args:
+            loss: `sigmoid` (DPO; with `label_smoothing` > 0 conservative DPO), `robust` (unbiased under
+                label noise `label_smoothing`), `ipo`, `simpo` (reference-free), `orpo` (reference-free,
+                SFT + odds ratio).
+            beta: Inverse temperature β (IPO's τ; SimPO's β on length-averaged log-probs).
+            label_smoothing: Assumed label-flip rate ε for `sigmoid` and `robust`.
+            simpo_gamma: SimPO's target margin γ.
+            orpo_lambda: ORPO's weight λ of the odds-ratio term.
+            reference: Where reference log-probs come from (see the module docstring); `adapters` needs
+                `backbone.lora`.
+        """
+        super().__init__(backbone=backbone, **kwargs)
+        if loss not in (*PREFERENCE_LOSSES, "orpo"):
+            raise ValueError(f"unknown loss '{loss}'; choose from {[*PREFERENCE_LOSSES, 'orpo']}")
+        if reference == "adapters" and self.backbone_options.lora is None:
+            raise ValueError(
+                "reference='adapters' needs LoRA: set backbone.lora, or use 'frozen'/'precomputed'"
+            )
+        self.loss_name = loss
+        self.beta = beta
+        self.label_smoothing = label_smoothing
+        self.simpo_gamma = simpo_gamma
+        self.orpo_lambda = orpo_lambda
+        self.reference_source = reference
+        self.reference: torch.nn.Module | None = None
+        self.reference_cache: dict[str, Tensor] = {}  # split -> [num_pairs, 2] summed reference log-probs
+        self.strict_loading = False  # reference weights are rebuilt, never checkpointed
+        self.save_hyperparameters()
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.loss_name != "orpo" and PREFERENCE_LOSSES[self.loss_name].uses_reference
+
+    def configure_model(self) -> None:
+        super().configure_model()
+        if self.needs_reference and self.reference_source == "frozen" and self.reference is None:
+            options = BackboneOptions(**{**vars(self.backbone_options), "lora": None})
+            self.reference = load_causal_lm(options, self.processor).eval().requires_grad_(False)
+
+    # -- reference log-probs -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _live_reference_logps(self, batch: dict) -> Tensor:
+        if self.reference_source == "frozen":
+            return self.response_logprobs(self.reference, batch)[0]
+        with self.policy.disable_adapter():
+            return self.response_logprobs(self.policy, batch)[0]
+
+    def reference_logps(self, batch: dict, split: str) -> Tensor:
+        """Summed reference log-probs `[2B]` in batch order."""
+        if self.reference_source != "precomputed":
+            return self._live_reference_logps(batch)
+        if split not in self.reference_cache:
+            raise RuntimeError(f"reference log-probs of the {split} pairs were not precomputed")
+        cache, index = self.reference_cache[split], batch["targets"]["index"]
+        return torch.cat([cache[index, 0], cache[index, 1]])
+
+    @torch.no_grad()
+    def precompute_reference(self, loader, size: int) -> Tensor:
+        """Reference log-probs `[size, 2]` for the pairs the loader yields, with the current (untrained)
+        policy. Each rank scores its shard; the shards are gathered so every rank holds all pairs."""
+        was_training = self.policy.training
+        self.policy.eval()
+        cache = torch.full((size, 2), float("nan"), device=self.device)
+        for batch in loader:
+            batch = self.transfer_batch_to_device(batch, self.device, 0)
+            first, second = self.response_logprobs(self.policy, batch)[0].view(2, -1)
+            cache[batch["targets"]["index"]] = torch.stack([first, second], dim=-1).float()
+        self.policy.train(was_training)
+        if self.trainer is not None and self.trainer.world_size > 1:
+            gathered = self.all_gather(cache)  # [world, size, 2]; each pair scored by at least one rank
+            cache = torch.nan_to_num(gathered, nan=float("-inf")).amax(dim=0)
+        if torch.isnan(cache).any() or torch.isinf(cache).any():
+            raise RuntimeError("precomputing reference log-probs missed some pairs")
+        return cache
+
+    def on_fit_start(self) -> None:
+        if not (self.needs_reference and self.reference_source == "precomputed"):
+            return
+        data = self.trainer.datamodule
+        for split in data.splits():
+            if split not in self.reference_cache:  # a resumed run restores the cache from the checkpoint
+                loader = data.reference_dataloader(split, self.global_rank, self.trainer.world_size)
+                self.reference_cache[split] = self.precompute_reference(loader, data.num_samples(split))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
+            del state[key]
+        if self.reference_cache:
+            checkpoint["reference_cache"] = {k: v.cpu() for k, v in self.reference_cache.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "reference_cache" in checkpoint:
+            self.reference_cache = {k: v.to(self.device) for k, v in checkpoint["reference_cache"].items()}
+
+    # -- objective -----------------------------------------------------------------------------------
+    def _loss(self, batch: dict, split: str) -> tuple[Tensor, dict[str, Tensor]]:
+        chosen_index = batch["targets"]["chosen"]
+        logps, counts = self.response_logprobs(self.policy, batch)
+        logp_w, logp_l = split_pairs(logps, chosen_index)
+        count_w, count_l = split_pairs(counts, chosen_index)
+        if self.loss_name == "orpo":
+            avg_w, avg_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
+            out = orpo_loss(avg_w, avg_l, -avg_w, self.orpo_lambda)
+            return out.losses.mean(), {**self._preference_metrics(out), "nll": out.nll.detach()}
+        spec = PREFERENCE_LOSSES[self.loss_name]
+        if spec.uses_reference:
+            ref_w, ref_l = split_pairs(self.reference_logps(batch, split), chosen_index)
+            logp_w, logp_l = logp_w - ref_w, logp_l - ref_l
+        if spec.length_normalised:
+            logp_w, logp_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
+        kwargs = {"beta": self.beta}
+        if self.loss_name in ("sigmoid", "robust"):
+            kwargs["label_smoothing"] = self.label_smoothing
+        if self.loss_name == "simpo":
+            kwargs["gamma"] = self.simpo_gamma
+        out = spec.fn(logp_w, logp_l, **kwargs)
+        return out.losses.mean(), self._preference_metrics(out)
+
+    @staticmethod
+    def _preference_metrics(out) -> dict[str, Tensor]:
+        return {
+            "rewards/chosen": out.rewards_chosen,
+            "rewards/rejected": out.rewards_rejected,
+            "rewards/margins": out.margins,
+            "rewards/accuracies": out.accuracies,
+        }
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        loss, metrics = self._loss(batch, "train")
+        self.log_metrics("train", {"loss": loss, **metrics}, batch["targets"]["chosen"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> Tensor:
+        loss, metrics = self._loss(batch, "val")
+        self.log_metrics("val", {"loss": loss, **metrics}, batch["targets"]["chosen"].shape[0])
+        return loss
