@@ -73,6 +73,8 @@ def test_skip_counts_and_writes_rejects(tmp_path):
     ]
     assert written[1]["record"]["safer_response_id"] == 7
     assert "skipped      1  invalid:prompt" in report.summary()
+    load_samples(rewrite(fixture, rows).path, "pku-saferlhf", on_invalid="skip", rejects_path=rejects)
+    assert len(rejects.read_text().splitlines()) == 4, "a second source appends to the same rejects file"
 
 
 def test_missing_label_under_selected_dimension(tmp_path):

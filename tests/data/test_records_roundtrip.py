@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from omnialign.data.errors import RecordError
 from omnialign.data.fixtures import MARKER, SPECS, write_fixture, write_fixtures
+from omnialign.data.fixtures.malformed import rewrite
 from omnialign.data.records import FORMATS, get_format, load_samples
 from omnialign.data.records.align_anything import SUBSETS
 from omnialign.data.records.safesora import HARM_LABELS
@@ -154,9 +156,23 @@ def test_aliases_are_normalised(tmp_path):
     fixture = write_fixture(tmp_path, "safesora/pairs", rows=1)
     row = fixture.rows[0]
     row["sub_preferences"]["informativeness"] = row["sub_preferences"].pop("information")
-    from omnialign.data.fixtures.malformed import rewrite
 
     sample = load_samples(rewrite(fixture, [row]).path, "safesora/pairs").samples[0]
     assert (
         sample.meta["fields"]["sub_preferences"]["information"] == row["sub_preferences"]["informativeness"]
     )
+
+
+def test_safesora_bare_video_ids_need_the_video_directory(tmp_path):
+    """A pair may name its videos by id only; they are found at `<media_root>/<prompt_id>/<video_id>.mp4`."""
+    fixture = write_fixture(tmp_path, "safesora/pairs", rows=2)
+    rows = [
+        r | {"video_0": r["video_0"]["video_id"], "video_1": r["video_1"]["video_id"]} for r in fixture.rows
+    ]
+    bare = rewrite(fixture, rows)
+    result = load_samples(bare.path, bare.format, media_root=bare.path.parent / "videos", verify_media=True)
+    assert result.report.kept == 2
+    assert result.samples[0].meta["ids"]["video_ids"] == (rows[0]["video_0"], rows[0]["video_1"])
+    assert result.samples[0].labels[LabelKey.IS_SAFE] is None  # safety labels live in the video records
+    with pytest.raises(RecordError, match="pass media_root"):
+        load_samples(bare.path, bare.format)

@@ -75,7 +75,11 @@ def _json_safe(value: Any) -> Any:
 
 
 class RejectsWriter:
-    """Appends each skipped row, with its reason and raw record, to a JSONL file (when given a path)."""
+    """Appends each skipped row, with its reason and raw record, to a JSONL file (when given a path).
+
+    Appending lets several sources of one run (a DataModule's file list) share a rejects file; every
+    entry names its source and row, and the caller decides when to start a fresh file.
+    """
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path is not None else None
@@ -84,7 +88,7 @@ class RejectsWriter:
     def __enter__(self) -> RejectsWriter:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", encoding="utf-8")
+            self._handle = self.path.open("a", encoding="utf-8")
         return self
 
     def write(self, skip: Skip, row: Any) -> None:
