@@ -20,6 +20,8 @@ OnInvalid = Literal["error", "skip"]
 
 @dataclass
 class LoadResult:
+    """The samples kept, in source order, and the report accounting for every row read."""
+
     samples: list[Sample]
     report: LoadReport
 
