@@ -72,7 +72,7 @@ class DPOModule(PolicyModule):
         self.reference: torch.nn.Module | None = None
         self.reference_cache: dict[str, Tensor] = {}  # split -> [num_pairs, 2] summed reference log-probs
         self.strict_loading = False  # reference weights are rebuilt, never checkpointed
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["optimizer"])
 
     @property
     def needs_reference(self) -> bool:
@@ -113,7 +113,7 @@ class DPOModule(PolicyModule):
             first, second = self.response_logprobs(self.policy, batch)[0].view(2, -1)
             cache[batch["targets"]["index"]] = torch.stack([first, second], dim=-1).float()
         self.policy.train(was_training)
-        if self.trainer is not None and self.trainer.world_size > 1:
+        if self._trainer is not None and self.trainer.world_size > 1:
             gathered = self.all_gather(cache)  # [world, size, 2]; each pair scored by at least one rank
             cache = torch.nan_to_num(gathered, nan=float("-inf")).amax(dim=0)
         if torch.isnan(cache).any() or torch.isinf(cache).any():

@@ -28,7 +28,7 @@ class SFTModule(PolicyModule):
     ) -> None:
         super().__init__(backbone=backbone, **kwargs)
         self.loss_averaging = loss_averaging
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["optimizer"])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-token log-probs of `batch['input_ids']` under the policy."""

@@ -9,6 +9,7 @@ one directly with `attach_processor`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -123,15 +124,24 @@ class SampleDataModule(LightningDataModule):
             )
         self.attach_processor(processor)
 
+    def _rejects_path(self) -> str | None:
+        """Rank zero alone writes rejects (every rank reads the same rows); the file starts empty each run."""
+        if self.rejects_path is None or (self.trainer is not None and self.trainer.global_rank != 0):
+            return None
+        if not self._samples:
+            Path(self.rejects_path).unlink(missing_ok=True)
+        return self.rejects_path
+
     def _load(self, split: str, files: list[str]) -> list[Sample]:
         if split not in self._samples:
             samples: list[Sample] = []
+            rejects = self._rejects_path()
             for source in files:
                 result = load_samples(
                     source,
                     self.schema,
                     on_invalid=self.on_invalid,
-                    rejects_path=self.rejects_path,
+                    rejects_path=rejects,
                     verify_media=self.verify_media,
                     media_root=self.media_root,
                     **self.load_options(),
