@@ -12,9 +12,8 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from transformers import PreTrainedModel
 
-from omnialign.alignment.ops import sequence_logprobs
 from omnialign.alignment.optim import ScheduleOptions, build_schedule
-from omnialign.data.collate import model_inputs
+from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 
@@ -76,8 +75,8 @@ class PolicyModule(AlignmentModule):
 
     def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed log-probs of each sequence's response tokens, and their count."""
-        logits = model(**model_inputs(batch), use_cache=False).logits
-        return sequence_logprobs(logits, batch["input_ids"], batch["response_mask"])
+        per_token = response_token_logprobs(model, batch)
+        return per_token.sum(dim=-1), batch["response_mask"].sum(dim=-1)
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the

@@ -8,8 +8,7 @@ import torch
 
 from omnialign.alignment.losses.sft import sft_nll
 from omnialign.alignment.modules.base import PolicyModule
-from omnialign.alignment.ops import token_logprobs
-from omnialign.data.collate import model_inputs
+from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.models.backbone import BackboneOptions
 
 
@@ -30,13 +29,9 @@ class SFTModule(PolicyModule):
         self.loss_averaging = loss_averaging
         self.save_hyperparameters(ignore=["optimizer"])
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Per-token log-probs of `batch['input_ids']` under the policy."""
-        outputs = self.policy(**model_inputs(batch), use_cache=False)
-        return token_logprobs(outputs.logits, batch["input_ids"])
-
     def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-        out = sft_nll(self(batch), batch["response_mask"], averaging=self.loss_averaging)
+        per_token = response_token_logprobs(self.policy, batch)
+        out = sft_nll(per_token, batch["response_mask"], averaging=self.loss_averaging)
         if self.loss_averaging == "token":
             loss = out.loss.sum() / out.num_tokens.sum().clamp_min(1.0)
         else:

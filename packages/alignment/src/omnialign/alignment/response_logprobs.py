@@ -1,0 +1,51 @@
+"""Log-probs of response tokens under a causal LM, computing the LM head only where it is needed.
+
+The vocabulary projection is the largest matmul of a small model's step and its `[B, T, V]` output the
+largest tensor; for preference and SFT objectives only positions that predict a response token matter. So the
+network body runs on the whole sequence, and the head runs on the `N` selected hidden states alone
+(`[N, V]` instead of `[B, T, V]`). Models that post-process their logits (soft-capping, scaling) take the
+plain full-logits path, so the result is always the model's own distribution.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from omnialign.alignment.ops import token_logprobs
+from omnialign.data.collate import model_inputs
+
+# config attributes that change logits after the head; their presence (non-null) disables the fast path
+_LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+
+
+def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps the model
+    config = base.config.get_text_config()
+    if any(getattr(config, name, None) not in (None, 1, 1.0) for name in _LOGIT_POSTPROCESSING):
+        return None
+    body = getattr(base, base.base_model_prefix, None)
+    head = base.get_output_embeddings()
+    if body is None or body is base or head is None:
+        return None
+    return body, head
+
+
+def response_token_logprobs(model: nn.Module, batch: dict[str, Tensor], temperature: float = 1.0) -> Tensor:
+    """`[B, T]` log-prob of each response token given its prefix (zero outside `response_mask`)."""
+    parts = _body_and_head(model)
+    mask = batch["response_mask"].bool()
+    if parts is None:
+        logits = model(**model_inputs(batch), use_cache=False).logits
+        return token_logprobs(logits, batch["input_ids"], temperature) * mask
+    body, head = parts
+    hidden = body(**model_inputs(batch), use_cache=False).last_hidden_state
+    predicts = mask[:, 1:]  # position t-1 predicts token t
+    logits = head(hidden[:, :-1][predicts]).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    targets = batch["input_ids"][:, 1:][predicts]
+    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    out = torch.zeros(mask.shape, dtype=picked.dtype, device=picked.device)
+    out[:, 1:][predicts] = picked
+    return out

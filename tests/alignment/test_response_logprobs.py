@@ -1,0 +1,48 @@
+"""The response-only LM-head path gives exactly the log-probs of the full-logits computation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from omnialign.alignment.ops import token_logprobs
+from omnialign.alignment.response_logprobs import _body_and_head, response_token_logprobs
+from omnialign.data.collate import pad_sequences
+from omnialign.data.encode import ChatEncoder
+from omnialign.data.sample import Message, Part, Sample
+from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm, load_processor
+
+
+def _batch(processor) -> dict[str, torch.Tensor]:
+    encoder = ChatEncoder(processor)
+    samples = [
+        Sample((Message("user", (Part.of_text(p),)),), ((Part.of_text(r),),))
+        for p, r in [("Hi", "Hello there"), ("What is 2 + 2?", "4"), ("Name a colour.", "blue, or red")]
+    ]
+    return pad_sequences([encoder.encode(s) for s in samples], processor.pad_token_id, side="left")
+
+
+@pytest.mark.parametrize("name,lora", [("tiny:llama", False), ("tiny:qwen2", False), ("tiny:llama", True)])
+def test_fast_path_matches_full_logits(name, lora):
+    options = BackboneOptions(name=name, lora=LoraOptions(r=4) if lora else None)
+    processor = load_processor(options)
+    model = load_causal_lm(options, processor)
+    assert _body_and_head(model) is not None, "the fast path must apply to this family"
+    batch = _batch(processor)
+    fast = response_token_logprobs(model, batch)
+    full = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+    ).logits
+    expected = token_logprobs(full, batch["input_ids"]) * batch["response_mask"]
+    torch.testing.assert_close(fast, expected, rtol=1e-5, atol=1e-5)
+    fast.sum().backward()  # gradients flow through the selected positions
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
+
+
+def test_logit_postprocessing_takes_the_full_path():
+    options = BackboneOptions(name="tiny:llama")
+    model = load_causal_lm(options, load_processor(options))
+    model.config.final_logit_softcapping = 30.0
+    assert _body_and_head(model) is None
