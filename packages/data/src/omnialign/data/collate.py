@@ -1,7 +1,11 @@
-"""Batching: pad to the longest sequence on the side the model wants, or pack without padding.
+"""Batching: pad to the longest sequence on the side the model wants, carrying media tensors along.
 
-Position ids are always passed explicitly (counting real tokens only), so a left-padded and a right-padded
-batch give the same per-sequence outputs, and packed sequences restart their positions.
+Position ids are passed explicitly (counting real tokens only), so a left-padded and a right-padded batch
+give the same per-sequence outputs, except for model families that derive positions from their media
+(Qwen2-VL's 3-D M-RoPE, see `encode.SELF_POSITIONING`), which do the same from the attention mask.
+Media tensors are concatenated over the batch along their first dimension (patches for Qwen2-VL, images
+for LLaVA, clips for audio): the models scatter them into the placeholder tokens in row-major order, which
+is the order of the sequences.
 """
 
 from __future__ import annotations
@@ -14,29 +18,64 @@ import torch
 from omnialign.data.encode import EncodedSequence
 
 
+def _spans(sequences: Sequence[EncodedSequence], width: int, side: str) -> list[slice]:
+    if side == "right":
+        return [slice(0, len(s)) for s in sequences]
+    return [slice(width - len(s), width) for s in sequences]
+
+
+def _pad(rows: Sequence[torch.Tensor], spans: list[slice], width: int, fill: int) -> torch.Tensor:
+    out = torch.full((len(rows), width), fill, dtype=rows[0].dtype)
+    for row, (values, span) in enumerate(zip(rows, spans, strict=True)):
+        out[row, span] = values
+    return out
+
+
+def _token_inputs(
+    sequences: Sequence[EncodedSequence], spans: list[slice], width: int
+) -> dict[str, torch.Tensor]:
+    """Per-token extras, zero (= text) on padding and wherever a sequence lacks them."""
+    keys = sorted({key for s in sequences for key in s.token_inputs})
+    return {
+        key: _pad(
+            [
+                s.token_inputs[key] if key in s.token_inputs else torch.zeros_like(s.input_ids)
+                for s in sequences
+            ],
+            spans,
+            width,
+            fill=0,
+        )
+        for key in keys
+    }
+
+
+def concat_media(sequences: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:
+    """Every media key of the batch, concatenated in sequence order along the first dimension."""
+    keys = sorted({key for s in sequences for key in s.media_inputs})
+    return {key: torch.cat([s.media_inputs[key] for s in sequences if key in s.media_inputs]) for key in keys}
+
+
 def pad_sequences(
     sequences: Sequence[EncodedSequence], pad_token_id: int, side: Literal["left", "right"] = "right"
 ) -> dict[str, torch.Tensor]:
-    """Stack sequences into `input_ids`, `attention_mask`, `response_mask` and `position_ids`."""
+    """Stack sequences into `input_ids`, `attention_mask`, `response_mask`, `position_ids` (unless the model
+    derives its own), the per-token extras, and the concatenated media tensors."""
     if side not in ("left", "right"):
         raise ValueError(f"padding side must be 'left' or 'right', got '{side}'")
     width = max(len(s) for s in sequences)
-    batch = len(sequences)
-    input_ids = torch.full((batch, width), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((batch, width), dtype=torch.long)
-    response_mask = torch.zeros((batch, width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        span = slice(0, len(seq)) if side == "right" else slice(width - len(seq), width)
-        input_ids[row, span] = seq.input_ids
-        attention_mask[row, span] = 1
-        response_mask[row, span] = seq.response_mask
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp_min(0)
-    return {
-        "input_ids": input_ids,
+    spans = _spans(sequences, width, side)
+    attention_mask = _pad([torch.ones_like(s.input_ids) for s in sequences], spans, width, fill=0)
+    batch = {
+        "input_ids": _pad([s.input_ids for s in sequences], spans, width, fill=pad_token_id),
         "attention_mask": attention_mask,
-        "response_mask": response_mask,
-        "position_ids": position_ids,
+        "response_mask": _pad([s.response_mask for s in sequences], spans, width, fill=0),
+        **_token_inputs(sequences, spans, width),
+        **concat_media(sequences),
     }
+    if not any(key in batch for s in sequences for key in s.positions_from):
+        batch["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp_min(0)
+    return batch
 
 
 # Batch keys that are labels for the objective rather than inputs of the network. Every other key of a

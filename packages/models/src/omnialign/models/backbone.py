@@ -1,19 +1,47 @@
 """Build a policy backbone and its processor from one name: a hub id or local path (the path users take),
 or `tiny:<name>` for a random-weight model built from a config (tests, quickstart, offline CPU).
+
+Text models come with their tokenizer; multimodal ones (Qwen2-VL, LLaVA, Qwen2-Audio ...) with their
+processor, and load through the Auto class that owns their architecture, so the media towers load too.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoModelForMultimodalLM,
+    AutoProcessor,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING,
+    MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING,
+    MODEL_FOR_MULTIMODAL_LM_MAPPING,
+)
 
-from omnialign.models.tiny import TINY_PREFIX, tiny_spec
-from omnialign.models.tiny_tokenizer import build_tiny_tokenizer
+from omnialign.models.tiny import TINY_PREFIX, Processor, tiny_spec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+# Most specific first: a multimodal architecture must not load through AutoModelForCausalLM, which would
+# leave its vision or audio tower behind.
+_AUTO_CLASSES = (
+    (MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING, AutoModelForImageTextToText),
+    (MODEL_FOR_MULTIMODAL_LM_MAPPING, AutoModelForMultimodalLM),
+    (MODEL_FOR_CAUSAL_LM_MAPPING, AutoModelForCausalLM),
+)
+# `model_kwargs` that say which files to read, so config, processor and weights come from the same place.
+_LOCATION_KEYS = ("revision", "subfolder", "trust_remote_code", "token", "cache_dir")
 
 
 @dataclass
@@ -27,7 +55,8 @@ class LoraOptions:
     dropout: float = 0.0
     """Dropout on the adapter input."""
     target_modules: list[str] | str = "all-linear"
-    """Module names to adapt, or peft's `all-linear`."""
+    """`all-linear` (every linear layer of the language model), a list of layer names (e.g. `q_proj`), both
+    restricted to the language model so media towers stay frozen; or a peft regex, used as given."""
 
 
 @dataclass
@@ -57,39 +86,77 @@ class BackboneOptions:
     def is_tiny(self) -> bool:
         return self.name.startswith(TINY_PREFIX)
 
+    def location_kwargs(self) -> dict[str, Any]:
+        return {key: value for key, value in self.model_kwargs.items() if key in _LOCATION_KEYS}
 
-def load_processor(options: BackboneOptions) -> PreTrainedTokenizerBase:
-    """The tokenizer (or, for multimodal models, the processor) that belongs to the backbone."""
+
+def tokenizer_of(processor: Processor) -> PreTrainedTokenizerBase:
+    """The tokenizer inside a multimodal processor, or the tokenizer itself."""
+    return getattr(processor, "tokenizer", processor)
+
+
+def model_class_for(config: PretrainedConfig) -> type:
+    """The Auto class that loads an architecture with its LM head (and its media towers, if any)."""
+    for mapping, auto_class in _AUTO_CLASSES:
+        if type(config) in mapping:
+            return auto_class
+    raise ValueError(f"'{config.model_type}' is neither a causal LM nor a multimodal LM in transformers")
+
+
+def load_processor(options: BackboneOptions) -> Processor:
+    """The tokenizer (text models) or processor (multimodal models) that belongs to the backbone."""
     if options.is_tiny:
-        tiny_spec(options.name)  # fail early on an unknown name
-        return build_tiny_tokenizer()
-    tokenizer = AutoTokenizer.from_pretrained(options.name)
+        processor = tiny_spec(options.name).make_processor()
+    elif model_class_for(AutoConfig.from_pretrained(options.name, **options.location_kwargs())) is (
+        AutoModelForCausalLM
+    ):
+        processor = AutoTokenizer.from_pretrained(options.name, **options.location_kwargs())
+    else:
+        processor = AutoProcessor.from_pretrained(options.name, **options.location_kwargs())
+    tokenizer = tokenizer_of(processor)
     if tokenizer.pad_token is None:  # many base LMs ship without one; padding is masked out anyway
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return processor
 
 
-def load_causal_lm(options: BackboneOptions, processor: PreTrainedTokenizerBase) -> PreTrainedModel:
-    """The causal LM named by `options`, in the requested dtype, with LoRA and checkpointing applied."""
-    dtype = DTYPES[options.dtype]
+def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrainedModel:
+    """The network named by `options` (a causal LM, text-only or conditioned on media), in the requested
+    dtype, with LoRA and checkpointing applied."""
+    kwargs: dict[str, Any] = {"dtype": DTYPES[options.dtype]}
+    if options.attn_implementation is not None:
+        kwargs["attn_implementation"] = options.attn_implementation
     if options.is_tiny:
-        config = tiny_spec(options.name).make_config(processor)
-        if options.attn_implementation is not None:
-            config._attn_implementation = options.attn_implementation
+        spec = tiny_spec(options.name)
+        config = spec.make_config(tokenizer_of(processor))
         with torch.random.fork_rng(devices=[]):  # the caller's RNG stream stays untouched
             torch.manual_seed(options.seed)
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            model = spec.auto_class.from_config(config, **kwargs)
     else:
-        kwargs = dict(options.model_kwargs)
-        if options.attn_implementation is not None:
-            kwargs["attn_implementation"] = options.attn_implementation
-        model = AutoModelForCausalLM.from_pretrained(options.name, dtype=dtype, **kwargs)
+        config = AutoConfig.from_pretrained(options.name, **options.location_kwargs())
+        kwargs |= options.model_kwargs
+        model = model_class_for(config).from_pretrained(options.name, config=config, **kwargs)
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     if options.lora is not None:
         model = _apply_lora(model, options.lora)
     return model
+
+
+def lora_target_modules(model: PreTrainedModel, requested: list[str] | str) -> str:
+    """A peft regex for the requested linear layers of the language model alone.
+
+    peft's own `all-linear` (and a bare name such as `q_proj`) would also adapt a CLIP or Whisper tower,
+    which then drifts from the pretrained encoder the rest of the model was trained against.
+    """
+    if isinstance(requested, str) and requested != "all-linear":
+        return requested
+    decoder = model.get_decoder()
+    prefix = next(name for name, module in model.named_modules() if module is decoder)
+    if requested == "all-linear":
+        requested = [name for name, m in decoder.named_modules() if isinstance(m, torch.nn.Linear)]
+    leaves = sorted({name.rsplit(".", 1)[-1] for name in requested})
+    return rf"{re.escape(prefix)}\..*\.({'|'.join(map(re.escape, leaves))})"
 
 
 def _apply_lora(model: PreTrainedModel, lora: LoraOptions) -> PreTrainedModel:
@@ -99,7 +166,7 @@ def _apply_lora(model: PreTrainedModel, lora: LoraOptions) -> PreTrainedModel:
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
+        target_modules=lora_target_modules(model, lora.target_modules),
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)

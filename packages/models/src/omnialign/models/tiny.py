@@ -1,5 +1,6 @@
 """Named tiny configurations: random-weight backbones that build in seconds on CPU, for tests and the
-quickstart. Each entry mirrors a real architecture family so the code paths are the ones real models take.
+quickstart. Each entry mirrors a real architecture family, processor included, and is built by the Auto class
+that loads that family's real checkpoints, so the code paths are the ones real models take.
 """
 
 from __future__ import annotations
@@ -7,59 +8,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from transformers import PretrainedConfig, PreTrainedTokenizerBase
-from transformers.models.llama import LlamaConfig
-from transformers.models.qwen2 import Qwen2Config
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoModelForMultimodalLM,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+    ProcessorMixin,
+)
+
+from omnialign.models import tiny_multimodal as mm
+from omnialign.models.tiny_text import llama_config, qwen2_config
+from omnialign.models.tiny_tokenizer import build_tiny_tokenizer
 
 TINY_PREFIX = "tiny:"
+
+Processor = PreTrainedTokenizerBase | ProcessorMixin
+"""A text model's tokenizer, or a multimodal model's processor (which holds its tokenizer)."""
 
 
 @dataclass(frozen=True)
 class TinySpec:
-    """How to build one tiny backbone: its config, given the tokenizer it must agree with."""
+    """How to build one tiny backbone: its processor, then its config (which must agree with the processor's
+    tokenizer), and the Auto class that loads the family's real checkpoints."""
 
+    make_processor: Callable[[], Processor]
     make_config: Callable[[PreTrainedTokenizerBase], PretrainedConfig]
+    auto_class: type
     description: str
 
 
-def _token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
-    return {
-        "vocab_size": len(tokenizer),
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "bos_token_id": tokenizer.pad_token_id,
-    }
-
-
-def _llama(tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
-    return LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=False,
-        **_token_ids(tokenizer),
-    )
-
-
-def _qwen2(tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
-    return Qwen2Config(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        **_token_ids(tokenizer),
-    )
-
-
 TINY_SPECS: dict[str, TinySpec] = {
-    "llama": TinySpec(_llama, "Llama-class causal LM, 2 layers, hidden 64, GQA 4/2"),
-    "qwen2": TinySpec(_qwen2, "Qwen2-class causal LM, 2 layers, hidden 64, tied embeddings"),
+    "llama": TinySpec(
+        build_tiny_tokenizer, llama_config, AutoModelForCausalLM, "Llama-class causal LM, 2 layers, hidden 64"
+    ),
+    "qwen2": TinySpec(
+        build_tiny_tokenizer, qwen2_config, AutoModelForCausalLM, "Qwen2-class causal LM, tied embeddings"
+    ),
+    "qwen2-vl": TinySpec(
+        mm.qwen2_vl_processor,
+        mm.qwen2_vl_config,
+        AutoModelForImageTextToText,
+        "Qwen2-VL-class image+video LM (like Qwen/Qwen2-VL-2B-Instruct): 56 px, 4-frame videos, 3-D M-RoPE",
+    ),
+    "llava": TinySpec(
+        mm.llava_processor,
+        mm.llava_config,
+        AutoModelForImageTextToText,
+        "LLaVA-1.5-class image LM (like llava-hf/llava-1.5-7b-hf): 28 px CLIP tower, Llama decoder",
+    ),
+    "qwen2-audio": TinySpec(
+        mm.qwen2_audio_processor,
+        mm.qwen2_audio_config,
+        AutoModelForMultimodalLM,
+        "Qwen2-Audio-class audio LM (like Qwen/Qwen2-Audio-7B-Instruct): 16 kHz, 1 s clips, 16 mel bins",
+    ),
 }
 
 

@@ -40,13 +40,14 @@ CHATML_TEMPLATE = (
 )
 
 _CORPUS = (
-    "OmniAlign aligns all-modality models with human preferences. A user asks a question and the assistant "
-    "answers helpfully, honestly and harmlessly. The image shows a red square on a blue background. The audio "
-    "clip is a short tone. The video shows a ball moving from left to right. Which response is better? The "
-    "first response is more helpful; the second is safer. Critique: the answer misses a step. Refined answer: "
-    "here is the full reasoning, step by step. 0 1 2 3 4 5 6 7 8 9 + - * / = ? ! . , : ; ' \" ( ) [ ] { } "
-    "the quick brown fox jumps over the lazy dog THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG "
-    "system user assistant question answer prompt response chosen rejected reward cost safe unsafe "
+    "OmniAlign aligns all-modality models with human preferences. A user asks a question and the "
+    "assistant answers helpfully, honestly and harmlessly. The image shows a red square on a blue "
+    "background. The audio clip is a short tone. The video shows a ball moving from left to right. "
+    "Which response is better? The first response is more helpful; the second is safer. Critique: "
+    "the answer misses a step. Refined answer: here is the full reasoning, step by step. 0 1 2 3 4 "
+    "5 6 7 8 9 + - * / = ? ! . , : ; ' \" ( ) [ ] { } the quick brown fox jumps over the lazy dog "
+    "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG system user assistant question answer prompt "
+    "response chosen rejected reward cost safe unsafe "
 )
 
 
@@ -71,16 +72,22 @@ def _train_backend(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def build_tiny_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
-    """A fresh transformers tokenizer (ChatML template, `<|im_end|>` as EOS, `<|endoftext|>` as pad)."""
+def build_tiny_tokenizer(
+    vocab_size: int = 512, extra_special_tokens: tuple[str, ...] = (), chat_template: str = CHATML_TEMPLATE
+) -> PreTrainedTokenizerFast:
+    """A fresh transformers tokenizer (`<|im_end|>` as EOS, `<|endoftext|>` as pad), ChatML by default.
+
+    A model family's own markers (`<|image_pad|>`, `<image>`, `<|AUDIO|>` ...) come as `extra_special_tokens`:
+    they get ids after the trained vocabulary, so the text tokens are the same ids for every family.
+    """
     backend = Tokenizer.from_str(_train_backend(vocab_size).to_str())  # a copy: callers may mutate theirs
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token=IM_END,
         pad_token=PAD_TOKEN,
-        additional_special_tokens=[IM_START, IMAGE_TOKEN, AUDIO_TOKEN, VIDEO_TOKEN],
+        additional_special_tokens=[IM_START, IMAGE_TOKEN, AUDIO_TOKEN, VIDEO_TOKEN, *extra_special_tokens],
         padding_side="right",
         model_max_length=2048,
     )
-    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.chat_template = chat_template
     return tokenizer
