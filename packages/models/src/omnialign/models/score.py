@@ -1,9 +1,11 @@
-"""Score models (reward, cost, preference dimensions) over any backbone: a linear head on the hidden state.
+"""Score models (reward, cost, preference dimensions, moderation) over any backbone: linear heads on the
+hidden state of the backbone's base model (no LM head, so no `[B, T, vocab]` logits are ever computed).
 
 The sequence score is read at the last *real* token, found from the attention mask, so a left-padded and a
 right-padded batch give the same scores. Several heads can share one backbone (one per preference
-dimension: align-anything's five, SafeSora's helpfulness/harmlessness/sub-preferences), trained together from
-per-dimension labels in one run. Token-wise scores (the head on every position) serve token-level rewards.
+dimension: align-anything's five, SafeSora's helpfulness/harmlessness/sub-preferences; or one per harm
+category for moderation), trained together from per-dimension labels in one run. Token-wise scores (the
+head on every position) serve token-level rewards.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import AutoModel, PreTrainedModel
 
+from omnialign.models.backbone import DTYPES, BackboneOptions
+from omnialign.models.tiny import tiny_spec
+
 HEAD_FILE = "score_head.safetensors"
 CONFIG_FILE = "score_config.json"
+NormalizerKind = Literal["affine", "scale"]
 
 
 def last_token_index(attention_mask: Tensor) -> Tensor:
@@ -33,12 +39,10 @@ class ScoreNormalizer(nn.Module):
 
     `affine` maps scores to zero mean and unit variance (rewards: only differences matter). `scale` divides by
     the standard deviation only, because a cost's *sign* carries meaning (C > 0 unsafe) and must survive.
-    Statistics are buffers, so they are saved with the model and synchronised like weights.
+    Statistics are buffers, so they are saved with the model and move with it between devices.
     """
 
-    def __init__(
-        self, num_heads: int, kind: Literal["affine", "scale"], momentum: float | None = None
-    ) -> None:
+    def __init__(self, num_heads: int, kind: NormalizerKind, momentum: float | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.momentum = momentum  # None: exact cumulative statistics; else an exponential moving average
@@ -48,19 +52,18 @@ class ScoreNormalizer(nn.Module):
 
     @torch.no_grad()
     def update(self, scores: Tensor) -> None:
-        """Fold a batch of detached scores `[N, heads]` into the statistics."""
+        """Fold a batch of scores `[N, heads]` into the statistics (population variance)."""
         scores = scores.detach().float().reshape(-1, self.mean.shape[0])
         batch_mean, batch_var, n = scores.mean(0), scores.var(0, unbiased=False), scores.shape[0]
         if self.momentum is not None and self.count > 0:
             self.mean.lerp_(batch_mean, self.momentum)
             self.var.lerp_(batch_var, self.momentum)
         else:  # parallel-variance merge (Chan et al.), exact over everything seen
-            total = self.count + n
+            seen = self.count.float()
+            total = seen + n
             delta = batch_mean - self.mean
             self.mean.add_(delta * n / total)
-            self.var.copy_(
-                (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
-            )
+            self.var.copy_((self.var * seen + batch_var * n + delta**2 * seen * n / total) / total)
         self.count.add_(n)
 
     def forward(self, scores: Tensor) -> Tensor:
@@ -75,21 +78,34 @@ class ScoreConfig:
     """What, besides the backbone's own config, a score model needs to be rebuilt."""
 
     heads: list[str]
-    normalizer: Literal["affine", "scale"] | None = None
+    """One name per output: a preference dimension, a harm category, or just `reward` / `cost`."""
+    normalizer: NormalizerKind | None = None
+    """Running-statistics normaliser used by `ScoreModel.score`: `affine` (rewards) or `scale` (costs)."""
     normalizer_momentum: float | None = None
+    """None: exact statistics over all training scores; else the weight of each new batch (EMA)."""
+
+    def __post_init__(self) -> None:
+        if not self.heads:
+            raise ValueError("a score model needs at least one head")
+        if len(set(self.heads)) != len(self.heads):
+            raise ValueError(f"head names must be unique, got {self.heads}")
+        if self.normalizer not in (None, "affine", "scale"):
+            raise ValueError(f"normalizer must be 'affine', 'scale' or None, got '{self.normalizer}'")
 
 
 @dataclass
 class ScoreOutput:
-    scores: Tensor  # [B, heads]: at the last real token
-    token_scores: Tensor  # [B, T, heads]: at every position (token-wise objectives)
+    scores: Tensor
+    """[B, heads] float32: at the last real token."""
+    token_scores: Tensor
+    """[B, T, heads] float32: at every position (token-wise objectives)."""
 
 
 class ScoreModel(nn.Module):
+    """A base model (any `AutoModel`: decoder, vision-language, audio-language) plus linear score heads."""
+
     def __init__(self, backbone: PreTrainedModel, config: ScoreConfig) -> None:
         super().__init__()
-        if not config.heads:
-            raise ValueError("a score model needs at least one head")
         self.backbone = backbone
         self.config = config
         hidden = backbone.config.get_text_config().hidden_size
@@ -116,11 +132,12 @@ class ScoreModel(nn.Module):
 
     @torch.no_grad()
     def score(self, attention_mask: Tensor, **inputs: Tensor) -> Tensor:
-        """Scores for use downstream (RL, evaluation): normalised when a normaliser is configured."""
+        """Scores `[B, heads]` for use downstream (RL, evaluation): normalised when a normaliser is set."""
         scores = self(attention_mask=attention_mask, **inputs).scores
         return self.normalizer(scores) if self.normalizer is not None else scores
 
     def save_pretrained(self, directory: str | Path) -> None:
+        """The backbone in transformers' format, with the heads, normaliser and `ScoreConfig` beside it."""
         directory = Path(directory)
         self.backbone.save_pretrained(directory)
         head_state = {f"head.{k}": v for k, v in self.head.state_dict().items()}
@@ -130,15 +147,45 @@ class ScoreModel(nn.Module):
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, **model_kwargs) -> ScoreModel:
+    def from_pretrained(cls, directory: str | Path, **model_kwargs: Any) -> ScoreModel:
+        """Load a folder written by `save_pretrained`; `model_kwargs` go to `AutoModel.from_pretrained`."""
         directory = Path(directory)
         config = ScoreConfig(**json.loads((directory / CONFIG_FILE).read_text()))
         model = cls(AutoModel.from_pretrained(directory, **model_kwargs), config)
         state = load_file(directory / HEAD_FILE)
-        model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        model.head.load_state_dict(_with_prefix(state, "head."))
         if model.normalizer is not None:
-            prefix = "normalizer."
-            model.normalizer.load_state_dict(
-                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            )
+            model.normalizer.load_state_dict(_with_prefix(state, "normalizer."))
         return model
+
+
+def _with_prefix(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_base_model(options: BackboneOptions, processor: Any) -> PreTrainedModel:
+    """The backbone's base model (`AutoModel`: no LM head; media towers included for multimodal families)."""
+    kwargs: dict[str, Any] = {"dtype": DTYPES[options.dtype]}
+    if options.attn_implementation is not None:
+        kwargs["attn_implementation"] = options.attn_implementation
+    if options.is_tiny:
+        config = tiny_spec(options.name).make_config(getattr(processor, "tokenizer", processor))
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG stream stays untouched
+            torch.manual_seed(options.seed)
+            model = AutoModel.from_config(config, **kwargs)
+    else:
+        model = AutoModel.from_pretrained(options.name, **kwargs, **options.model_kwargs)
+    if options.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    return model
+
+
+def build_score_model(options: BackboneOptions, processor: Any, config: ScoreConfig) -> ScoreModel:
+    """A score model on the backbone named by `options` (hub id, local folder or `tiny:<name>`); the heads
+    are initialised from `options.seed`, so two builds with the same options are identical."""
+    if options.lora is not None:
+        raise ValueError("score models train all backbone weights; LoRA is not supported for them yet")
+    backbone = load_base_model(options, processor)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        return ScoreModel(backbone, config)
