@@ -76,8 +76,7 @@ class ChatEncoder:
     def __init__(self, processor: Any, max_length: int = 1024, video_frames: int | None = None) -> None:
         self.processor = processor
         self.tokenizer = getattr(processor, "tokenizer", processor)
-        self.chat_template = processor.chat_template
-        if self.chat_template is None:
+        if processor.chat_template is None:
             raise ValueError(
                 f"processor '{self.tokenizer.name_or_path}' has no chat template; set one before training"
             )
@@ -90,11 +89,9 @@ class ChatEncoder:
         return self.processor is not self.tokenizer
 
     def _render(self, messages: tuple[Message, ...], add_generation_prompt: bool) -> str:
-        return self.tokenizer.apply_chat_template(
-            chat_messages(messages),
-            tokenize=False,
-            add_generation_prompt=add_generation_prompt,
-            chat_template=self.chat_template,
+        # the processor renders: it picks its own template (some ship several) and loads no media
+        return self.processor.apply_chat_template(
+            chat_messages(messages), tokenize=False, add_generation_prompt=add_generation_prompt
         )
 
     def render_prompt(self, sample: Sample) -> str:
