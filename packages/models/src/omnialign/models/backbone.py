@@ -105,18 +105,17 @@ def model_class_for(config: PretrainedConfig) -> type:
 
 def load_processor(options: BackboneOptions) -> Processor:
     """The tokenizer (text models) or processor (multimodal models) that belongs to the backbone."""
-    if options.is_tiny:
-        processor = tiny_spec(options.name).make_processor()
-    elif model_class_for(AutoConfig.from_pretrained(options.name, **options.location_kwargs())) is (
-        AutoModelForCausalLM
-    ):
-        processor = AutoTokenizer.from_pretrained(options.name, **options.location_kwargs())
-    else:
-        processor = AutoProcessor.from_pretrained(options.name, **options.location_kwargs())
+    processor = tiny_spec(options.name).make_processor() if options.is_tiny else _hub_processor(options)
     tokenizer = tokenizer_of(processor)
     if tokenizer.pad_token is None:  # many base LMs ship without one; padding is masked out anyway
         tokenizer.pad_token = tokenizer.eos_token
     return processor
+
+
+def _hub_processor(options: BackboneOptions) -> Processor:
+    config = AutoConfig.from_pretrained(options.name, **options.location_kwargs())
+    auto_class = AutoTokenizer if model_class_for(config) is AutoModelForCausalLM else AutoProcessor
+    return auto_class.from_pretrained(options.name, **options.location_kwargs())
 
 
 def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrainedModel:
