@@ -1,0 +1,17 @@
+"""Write one benchmark's latest results into its own section of BENCHMARKS.md (replacing the old one)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+TITLE = "# Benchmarks\n\nEvery number here is produced by a script under `bench/`, with its peer measured in the same run.\n"
+
+
+def record_section(name: str, body: str) -> None:
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else TITLE
+    section = f"## {name}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    BENCHMARKS.write_text(text)
