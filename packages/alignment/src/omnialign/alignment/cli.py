@@ -2,6 +2,9 @@
 
 Unknown keys are errors (jsonargparse's default, kept on purpose: a typo must not train with a default),
 and the resolved config is written into the run folder by LightningCLI's SaveConfigCallback.
+
+Every run also gets exact resume and a checkpoint on SIGTERM (always on: there is nothing to choose), and a
+non-finite-loss guard configured under `nonfinite` (`--nonfinite.action=skip`).
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import os
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from omnialign.alignment.callbacks import run_directory
 from omnialign.alignment.checkpoint_io import AtomicCheckpointIO
+from omnialign.alignment.resilience import NonFiniteLossGuard, SaveOnPreemption
+from omnialign.alignment.resume import ExactResume
 
 ATOMIC_IO = f"{AtomicCheckpointIO.__module__}.{AtomicCheckpointIO.__name__}"
 
@@ -49,8 +54,14 @@ class OmniAlignCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("save_config_callback", SaveConfigBesideCheckpoints)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault("trainer_defaults", {"plugins": [{"class_path": ATOMIC_IO}]})
+        kwargs.setdefault(
+            "trainer_defaults",
+            {"plugins": [{"class_path": ATOMIC_IO}], "callbacks": [ExactResume(), SaveOnPreemption()]},
+        )
         super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite")
 
 
 def main(args: list[str] | None = None) -> OmniAlignCLI:
