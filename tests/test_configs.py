@@ -7,23 +7,52 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from omnialign.alignment.cli import main
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
-TRAIN_CONFIGS = sorted(
-    p for p in CONFIG_ROOT.rglob("*.yaml") if "sweeps" not in p.relative_to(CONFIG_ROOT).parts
-)
+# Overlays change a few keys of a full recipe (`--config BASE --config OVERLAY`); each folder of overlays is
+# checked composed with one base recipe.
+OVERLAY_BASES = {"dpo/loss": "dpo/tiny-text.yaml"}
+NOT_TRAIN_CONFIGS = {"sweeps"}
+
+
+def _is_overlay(path: Path) -> bool:
+    return str(path.parent.relative_to(CONFIG_ROOT)) in OVERLAY_BASES
+
+
+ALL_YAML = sorted(CONFIG_ROOT.rglob("*.yaml"))
+TRAIN_CONFIGS = [
+    p for p in ALL_YAML if p.relative_to(CONFIG_ROOT).parts[0] not in NOT_TRAIN_CONFIGS and not _is_overlay(p)
+]
+OVERLAYS = [p for p in ALL_YAML if _is_overlay(p)]
 
 
 def test_there_are_configs():
     assert CONFIG_ROOT / "quickstart.yaml" in TRAIN_CONFIGS
 
 
+def _parses(configs: list[Path], capsys) -> str:
+    args = ["fit"]
+    for config in configs:
+        args += ["--config", str(config)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--print_config"])
+    assert exit_info.value.code in (None, 0), capsys.readouterr().err[-2000:]
+    return capsys.readouterr().out
+
+
 @pytest.mark.parametrize("config", TRAIN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIG_ROOT)))
 def test_config_parses_strictly(config, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(config), "--print_config"])
-    assert exit_info.value.code in (None, 0), capsys.readouterr().err[-2000:]
-    printed = capsys.readouterr().out
-    assert "class_path" in printed
+    assert "class_path" in _parses([config], capsys)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: str(p.relative_to(CONFIG_ROOT)))
+def test_overlay_parses_on_its_base(overlay, capsys):
+    base = CONFIG_ROOT / OVERLAY_BASES[str(overlay.parent.relative_to(CONFIG_ROOT))]
+    printed = _parses([base, overlay], capsys)
+
+    expected = yaml.safe_load(overlay.read_text())["model"]["init_args"]
+    resolved = yaml.safe_load(printed)["model"]["init_args"]
+    assert {key: resolved[key] for key in expected} == expected

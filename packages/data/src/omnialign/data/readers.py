@@ -56,7 +56,8 @@ def _read_hf_dataset(path_or_id: str, split: str, is_local: bool) -> Iterator[Ro
         if isinstance(loaded, datasets.DatasetDict):
             loaded = loaded[split]
     else:
-        loaded = datasets.load_dataset(path_or_id, split=split)
+        repo, _, subset = path_or_id.partition(":")  # `owner/name:subset` picks a dataset configuration
+        loaded = datasets.load_dataset(repo, subset or None, split=split)
     yield from loaded
 
 
@@ -66,7 +67,9 @@ def _is_hf_saved_folder(path: Path) -> bool:
 
 def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[RecordLocation, Row]]:
     """Yield `(location, row)` for every row of a json, json.gz, jsonl(.gz), parquet file, a folder written
-    by `datasets.save_to_disk`, or a hub dataset id (loaded through `datasets.load_dataset`)."""
+    by `datasets.save_to_disk`, or a hub dataset id (loaded through `datasets.load_dataset`; write
+    `owner/name:subset` for a dataset with several configurations, e.g.
+    `PKU-Alignment/align-anything:text-image-to-text`)."""
     path = Path(source)
     name = path.name
     if path.is_dir():
