@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 
-from omnialign.data.collate import pad_sequences
+from omnialign.alignment.losses.sft import sft_nll
+from omnialign.alignment.response_logprobs import response_token_logprobs
+from omnialign.data.collate import pad_sequences, per_sequence_sum
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
 
@@ -57,23 +61,32 @@ def test_response_is_cut_to_max_length_and_prompt_overflow_is_an_error(tiny_toke
         raise AssertionError("an over-long prompt must be an error")
 
 
-def test_sft_loss_ignores_prompt_and_padding_logits(tiny_tokenizer):
-    """Changing the logits that predict prompt or padding tokens leaves the loss unchanged; changing a
-    logit that predicts a response token changes it."""
-    from omnialign.alignment.losses.sft import sft_nll
-    from omnialign.alignment.ops import token_logprobs
+class FixedLogits(torch.nn.Module):
+    """Stands in for a model: returns preset logits, so the test controls every position's prediction."""
 
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, **inputs: torch.Tensor) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.logits)
+
+
+def test_sft_loss_ignores_prompt_and_padding_logits(tiny_tokenizer):
+    """Through the SFT path (response log-probs -> per-sequence sums -> NLL): changing the logits that predict
+    prompt or padding tokens leaves the loss unchanged; changing one that predicts a response token changes
+    it; the value is the hand-computed mean NLL over the response tokens."""
     encoder = ChatEncoder(tiny_tokenizer)
     batch = pad_sequences(
         [encoder.encode(_sample("Hi", "Yo")), encoder.encode(_sample("Hello there", "A longer answer"))],
         pad_token_id=tiny_tokenizer.pad_token_id,
     )
-    logits = torch.randn(
-        *batch["input_ids"].shape, len(tiny_tokenizer), generator=torch.Generator().manual_seed(0)
-    )
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(*batch["input_ids"].shape, len(tiny_tokenizer), generator=generator)
 
     def loss(lg: torch.Tensor) -> torch.Tensor:
-        out = sft_nll(token_logprobs(lg, batch["input_ids"]), batch["response_mask"], averaging="token")
+        per_token = response_token_logprobs(FixedLogits(lg), batch)
+        out = sft_nll(per_sequence_sum(per_token, batch), batch["response_mask"].sum(-1), averaging="token")
         return out.loss.sum() / out.num_tokens.sum()
 
     base = loss(logits)
@@ -87,7 +100,6 @@ def test_sft_loss_ignores_prompt_and_padding_logits(tiny_tokenizer):
     touched[predicts_response] += 5.0 * torch.randn_like(touched[predicts_response])
     assert not torch.allclose(loss(touched), base)
 
-    # hand computation: mean NLL over the response tokens of the batch
     logp = torch.log_softmax(logits, dim=-1)
     nll = [
         -logp[b, t - 1, batch["input_ids"][b, t]]

@@ -21,10 +21,13 @@ _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scali
 
 def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps the model
+    prefix = getattr(base, "base_model_prefix", None)
+    if not prefix or not hasattr(base, "get_output_embeddings"):
+        return None  # not a transformers model: use its logits as they come
     config = base.config.get_text_config()
     if any(getattr(config, name, None) not in (None, 1, 1.0) for name in _LOGIT_POSTPROCESSING):
         return None
-    body = getattr(base, base.base_model_prefix, None)
+    body = getattr(base, prefix, None)
     head = base.get_output_embeddings()
     if body is None or body is base or head is None:
         return None

@@ -78,10 +78,41 @@ def pad_sequences(
     return batch
 
 
+def pack_sequences(sequences: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:
+    """Concatenate text sequences into one row without padding (padding-free packing).
+
+    Position ids restart at 0 for each sequence and no attention mask is passed: transformers then builds a
+    block-diagonal causal mask from the position ids, so no token attends across a sequence boundary and
+    every sequence gets the outputs it would get alone. `segment_ids` says which sequence each token belongs
+    to, so objectives can sum per sequence; a sequence's first token is never a response token (it opens
+    the prompt), so the prediction across a boundary is never scored.
+    """
+    if any(s.media_inputs or s.token_inputs for s in sequences):
+        raise ValueError("packing supports text-only batches; multimodal batches are padded (packing=False)")
+    if any(s.response_mask[0] for s in sequences):
+        raise ValueError("a packed sequence must start with a prompt token, not a response token")
+    return {
+        "input_ids": torch.cat([s.input_ids for s in sequences]).unsqueeze(0),
+        "position_ids": torch.cat([torch.arange(len(s)) for s in sequences]).unsqueeze(0),
+        "response_mask": torch.cat([s.response_mask for s in sequences]).unsqueeze(0),
+        "segment_ids": torch.cat([torch.full((len(s),), i) for i, s in enumerate(sequences)]).unsqueeze(0),
+    }
+
+
+def per_sequence_sum(values: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum `[rows, T]` per-token values per sequence: per row for padded batches, per segment for packed."""
+    if "segment_ids" not in batch:
+        return values.sum(dim=-1)
+    segments = batch["segment_ids"].flatten()
+    total = torch.zeros(int(segments.max()) + 1, dtype=values.dtype, device=values.device)
+    return total.index_add(0, segments, values.flatten())
+
+
 # Batch keys that are labels for the objective rather than inputs of the network. Every other key of a
 # collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
-# `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...).
-LABEL_KEYS = frozenset({"response_mask", "targets"})
+# `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...);
+# `segment_ids` marks the sequences of a packed row.
+LABEL_KEYS = frozenset({"response_mask", "targets", "segment_ids"})
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

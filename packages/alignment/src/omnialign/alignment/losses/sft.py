@@ -6,8 +6,6 @@ from typing import Literal, NamedTuple
 
 from torch import Tensor
 
-from omnialign.alignment.ops import masked_sum
-
 
 class SFTOutput(NamedTuple):
     loss: Tensor
@@ -18,21 +16,20 @@ class SFTOutput(NamedTuple):
 
 
 def sft_nll(
-    token_logprobs: Tensor, response_mask: Tensor, averaging: Literal["token", "sequence"] = "token"
+    response_logprobs: Tensor, num_tokens: Tensor, averaging: Literal["token", "sequence"] = "token"
 ) -> SFTOutput:
-    """Masked next-token NLL from per-token log-probs (`ops.token_logprobs`, [B, T]).
+    """NLL from each example's summed response-token log-probs ([B]) and its response-token count ([B]).
 
-    The two modes give the two batch reductions a module may want, without reducing over the batch here:
+    Taking per-sequence sums (not a [B, T] grid) lets padded and packed batches share this function. The two
+    modes give the two batch reductions a module may want, without reducing over the batch here:
     - `'token'`: per-example *sums*; reduce with `loss.sum() / num_tokens.sum()` so every response token
       weighs the same (long answers count more; standard LM training).
     - `'sequence'`: per-example *means* over its response tokens; reduce with `loss.mean()` so every
       example weighs the same. An example without response tokens has loss 0.
     """
-    mask = response_mask.to(token_logprobs.dtype)
-    nll_sum = -masked_sum(token_logprobs, mask)
-    num_tokens = mask.sum(dim=-1).detach()
+    num_tokens = num_tokens.to(response_logprobs.dtype).detach()
     if averaging == "token":
-        return SFTOutput(nll_sum, num_tokens)
+        return SFTOutput(-response_logprobs, num_tokens)
     if averaging == "sequence":
-        return SFTOutput(nll_sum / num_tokens.clamp_min(1.0), num_tokens)
+        return SFTOutput(-response_logprobs / num_tokens.clamp_min(1.0), num_tokens)
     raise ValueError(f"averaging must be 'token' or 'sequence', got {averaging!r}")

@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 
 from omnialign.alignment.optim import ScheduleOptions, build_schedule
 from omnialign.alignment.response_logprobs import response_token_logprobs
+from omnialign.data.collate import per_sequence_sum
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 
@@ -76,7 +77,7 @@ class PolicyModule(AlignmentModule):
     def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed log-probs of each sequence's response tokens, and their count."""
         per_token = response_token_logprobs(model, batch)
-        return per_token.sum(dim=-1), batch["response_mask"].sum(dim=-1)
+        return per_sequence_sum(per_token, batch), per_sequence_sum(batch["response_mask"], batch)
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the

@@ -8,7 +8,6 @@ import torch
 
 from omnialign.alignment.losses.sft import sft_nll
 from omnialign.alignment.modules.base import PolicyModule
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.models.backbone import BackboneOptions
 
 
@@ -30,13 +29,12 @@ class SFTModule(PolicyModule):
         self.save_hyperparameters(ignore=["optimizer"])
 
     def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-        per_token = response_token_logprobs(self.policy, batch)
-        out = sft_nll(per_token, batch["response_mask"], averaging=self.loss_averaging)
+        out = sft_nll(*self.response_logprobs(self.policy, batch), averaging=self.loss_averaging)
         if self.loss_averaging == "token":
             loss = out.loss.sum() / out.num_tokens.sum().clamp_min(1.0)
         else:
             loss = out.loss.mean()
-        self.log_metrics(prefix, {"loss": loss, "tokens": out.num_tokens}, batch["input_ids"].shape[0])
+        self.log_metrics(prefix, {"loss": loss, "tokens": out.num_tokens}, out.num_tokens.shape[0])
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

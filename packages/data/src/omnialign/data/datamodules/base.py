@@ -17,7 +17,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from omnialign.data.collate import pad_sequences
+from omnialign.data.collate import pack_sequences, pad_sequences
 from omnialign.data.encode import ChatEncoder, EncodedSequence
 from omnialign.data.records import load_samples
 from omnialign.data.sample import Sample
@@ -55,6 +55,7 @@ class SampleDataModule(LightningDataModule):
         batch_size: int = 8,
         eval_batch_size: int | None = None,
         max_length: int = 1024,
+        packing: bool = False,
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
@@ -71,6 +72,8 @@ class SampleDataModule(LightningDataModule):
             batch_size: Training batch size per device.
             eval_batch_size: Validation batch size per device (default: `batch_size`).
             max_length: Longest token sequence; responses are cut on the right to fit.
+            packing: Concatenate a batch's text sequences into one row without padding (padding-free);
+                saves the compute spent on pad tokens when lengths vary. Text-only batches.
             num_workers: DataLoader worker processes.
             seed: Seed of the shuffling order (epoch e uses `seed + e`, so resumed runs see the same order).
         """
@@ -84,6 +87,7 @@ class SampleDataModule(LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.max_length = max_length
+        self.packing = packing
         self.num_workers = num_workers
         self.seed = seed
         self.processor: Any = None
@@ -108,7 +112,9 @@ class SampleDataModule(LightningDataModule):
         self.encoder = ChatEncoder(processor, max_length=self.max_length)
 
     def collate_sequences(self, items: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:
-        """Pad encoded sequences on the side the model's tokenizer asks for."""
+        """Pad encoded sequences on the side the model's tokenizer asks for, or pack them."""
+        if self.packing:
+            return pack_sequences(items)
         tokenizer = self.encoder.tokenizer
         return pad_sequences(items, tokenizer.pad_token_id, side=tokenizer.padding_side)
 
