@@ -60,7 +60,7 @@ def test_pair_by_winner_and_left_align_by_hand():
 @pytest.mark.parametrize("loss_type", ["sequence-wise", "token-wise"])
 def test_reward_model_learns_a_planted_text_preference(tmp_path, loss_type):
     """PKU-SafeRLHF fixtures, `better` dimension: the better response carries a marker word. Chance is
-    50%; measured: sequence-wise 100% and token-wise 81% held-out accuracy after 4 epochs of 48 pairs."""
+    50%; measured: sequence-wise 100% and token-wise 78% held-out accuracy after 4 epochs of 48 pairs."""
     seed_everything(0)
     data = _data(tmp_path, "pku-saferlhf", 48, 32, dimension="better", batch_size=16, max_length=128)
     before, after = _fit(_module(loss_type=loss_type), data, epochs=4)
@@ -96,6 +96,9 @@ def _reversed_dimension(tmp_path: Path, name: str, rows: int, seed: int) -> str:
 
 
 def test_multi_head_trains_each_head_on_its_own_dimension(tmp_path):
+    """Two heads, one trained on labels that are the reverse of the other's. Measured: held-out accuracy
+    81% / 75% at init (a random head is not at chance on a planted marker), 100% / 100% after 3 epochs of
+    32 pairs, with every pair ordered one way by the first head and the other way by the second."""
     seed_everything(0)
     heads = ["prompt_following", "clarity"]
     data = PreferenceDataModule(
