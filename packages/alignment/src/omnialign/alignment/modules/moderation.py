@@ -55,6 +55,7 @@ class ModerationModule(ScoreModelModule):
         self.save_hyperparameters()
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         expected = list(getattr(self.trainer.datamodule, "label_names", self.label_names))
         if expected != self.label_names:
             raise ValueError(f"the model's labels {self.label_names} must match the datamodule's {expected}")

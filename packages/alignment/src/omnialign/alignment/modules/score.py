@@ -74,6 +74,12 @@ class ScoreModelModule(AlignmentModule):
     def forward(self, batch: dict) -> ScoreOutput:
         return self.model(**model_inputs(batch))
 
+    def on_fit_start(self) -> None:
+        if getattr(self.trainer.datamodule, "packing", False):
+            raise ValueError(
+                "score models read each sequence's last real token from padded batches; set packing: false"
+            )
+
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write the score model (`ScoreModel.from_pretrained` loads it back) and the processor."""
         if self.model is None:
@@ -134,6 +140,7 @@ class ScoreModule(ScoreModelModule):
         self.save_hyperparameters()
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         expected = getattr(self.trainer.datamodule, "head_dimensions", None)
         if self.dimension_heads is not None and list(expected or []) != list(self.dimension_heads):
             raise ValueError(
