@@ -8,6 +8,7 @@ and the training sampler skips the items the interrupted run already consumed in
 
 from __future__ import annotations
 
+import io
 import random
 from typing import Any
 
@@ -40,13 +41,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _gather(obj: Any) -> list[Any]:
-    """`obj` from every rank (the checkpoint is written by rank zero alone)."""
+def _gather(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """`state` from every rank (the checkpoint is written by rank zero alone). It travels as `torch.save`
+    bytes: `all_gather_object` cannot pickle tensors on every torch build."""
     if not (dist.is_available() and dist.is_initialized()):
-        return [obj]
+        return [state]
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     gathered: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, obj)
-    return gathered
+    dist.all_gather_object(gathered, buffer.getvalue())
+    return [torch.load(io.BytesIO(blob), weights_only=True) for blob in gathered]
 
 
 def batches_consumed(trainer: Trainer) -> int:
