@@ -87,6 +87,7 @@ def test_lora_reference_is_the_adapter_free_policy(tmp_path):
     [
         (FORMAT, "tiny:llama", "sigmoid", "precomputed"),
         (FORMAT, "tiny:llama", "simpo", "frozen"),
+        (FORMAT, "tiny:llama", "kto", "frozen"),
         ("align-anything/text-image-to-text", "tiny:qwen2-vl", "sigmoid", "precomputed"),
         ("align-anything/text-video-to-text", "tiny:qwen2-vl", "sigmoid", "precomputed"),
     ],
@@ -100,7 +101,7 @@ def test_dpo_learns_a_planted_preference(tmp_path, fmt, backbone, loss, referenc
     module = DPOModule(
         backbone=BackboneOptions(name=backbone),
         loss=loss,
-        beta=0.1 if loss == "sigmoid" else 2.0,
+        beta={"sigmoid": 0.1, "kto": 0.5, "simpo": 2.0}[loss],
         reference=reference,
         optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
     )
@@ -116,3 +117,8 @@ def test_dpo_learns_a_planted_preference(tmp_path, fmt, backbone, loss, referenc
     trainer.fit(module, datamodule=data)
     accuracy = trainer.validate(module, datamodule=data, verbose=False)[0]["val/rewards/accuracies"]
     assert accuracy >= 0.8, f"held-out implicit-reward accuracy {accuracy:.2f}"
+
+
+def test_kto_needs_a_live_reference():
+    with pytest.raises(ValueError, match="mismatched"):
+        DPOModule(loss="kto", reference="precomputed")

@@ -66,3 +66,21 @@ def test_packing_refuses_media_and_response_first(tiny_tokenizer):
     response_first = type(sequence)(sequence.input_ids, torch.ones_like(sequence.response_mask))
     with pytest.raises(ValueError, match="prompt token"):
         pack_sequences([response_first])
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_rotate_responses_keeps_prompts_and_moves_responses(tiny_tokenizer, side):
+    from omnialign.data.collate import rotate_responses
+
+    sequences = _encoded(tiny_tokenizer)
+    batch = pad_sequences(sequences, tiny_tokenizer.pad_token_id, side=side)
+    rotated = rotate_responses(batch, tiny_tokenizer.pad_token_id, side)
+    for i in range(len(sequences)):
+        j = (i + 1) % len(sequences)
+        row = rotated["input_ids"][i][rotated["attention_mask"][i].bool()]
+        mask = rotated["response_mask"][i][rotated["attention_mask"][i].bool()].bool()
+        own, other = sequences[i], sequences[j]
+        assert row[~mask].tolist() == own.input_ids[~own.response_mask.bool()].tolist()
+        assert row[mask].tolist() == other.input_ids[other.response_mask.bool()].tolist()
+        positions = rotated["position_ids"][i][rotated["attention_mask"][i].bool()]
+        assert positions.tolist() == list(range(len(row)))

@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from omnialign.data.encode import EncodedSequence
+from omnialign.data.encode import PER_TOKEN_KEYS, EncodedSequence
 
 
 def _spans(sequences: Sequence[EncodedSequence], width: int, side: str) -> list[slice]:
@@ -76,6 +76,40 @@ def pad_sequences(
     if not any(key in batch for s in sequences for key in s.positions_from):
         batch["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp_min(0)
     return batch
+
+
+def rotate_responses(
+    batch: dict[str, torch.Tensor], pad_token_id: int, side: Literal["left", "right"], shift: int = 1
+) -> dict[str, torch.Tensor]:
+    """The same prompts paired with *other* rows' responses: row i gets the response of row i + shift.
+
+    KTO's reference point is the policy-vs-reference KL on such mismatched (x, y') pairs. Prompts, and so
+    their media tensors and row order, stay where they are; only response tokens move. Padded batches only.
+    """
+    if "segment_ids" in batch:
+        raise ValueError("rotate_responses needs a padded batch, not a packed one")
+    real = batch["attention_mask"].bool()
+    prompt = real & ~batch["response_mask"].bool()
+    response = batch["response_mask"].bool()
+    rows = batch["input_ids"].shape[0]
+    sequences = []
+    for i in range(rows):
+        j = (i + shift) % rows
+        ids = torch.cat([batch["input_ids"][i][prompt[i]], batch["input_ids"][j][response[j]]])
+        mask = torch.cat(
+            [torch.zeros(int(prompt[i].sum()), dtype=torch.long), torch.ones(int(response[j].sum()))]
+        )
+        extras = {
+            key: torch.cat([batch[key][i][prompt[i]], batch[key][j][response[j]]])
+            for key in PER_TOKEN_KEYS
+            if key in batch
+        }
+        sequences.append(EncodedSequence(ids, mask.long(), token_inputs=extras))
+    rotated = pad_sequences(sequences, pad_token_id, side)
+    if "position_ids" not in batch:  # the model derives positions itself (e.g. from its media)
+        rotated.pop("position_ids")
+    media = {key: value for key, value in batch.items() if key not in rotated and key not in LABEL_KEYS}
+    return {**rotated, **media}
 
 
 def pack_sequences(sequences: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:

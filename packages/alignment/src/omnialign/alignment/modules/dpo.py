@@ -1,5 +1,9 @@
-"""Direct preference optimisation for any→text policies: DPO, cDPO, robust DPO, IPO, SimPO and ORPO through
-one module, for every input modality the backbone's processor handles.
+"""Direct preference optimisation for any→text policies: DPO, cDPO, robust DPO, IPO, SimPO, ORPO and KTO
+through one module, for every input modality the backbone's processor handles.
+
+KTO learns from unpaired examples; here each pair gives one desirable (the chosen response) and one
+undesirable example, the usual way to run KTO on paired data, and its reference point z0 is the batch's
+policy-vs-reference KL on mismatched (prompt, other row's response) sequences, as in the paper.
 
 Chosen and rejected responses go through the policy in one concatenated forward (the preference batch
 already holds both). The reference log-probs come from one of three sources:
@@ -17,12 +21,14 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, orpo_loss
+from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, kto_loss, orpo_loss
 from omnialign.alignment.modules.base import PolicyModule
-from omnialign.models.backbone import BackboneOptions, load_causal_lm
+from omnialign.data.collate import rotate_responses
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 
 ReferenceSource = Literal["frozen", "adapters", "precomputed"]
 REFERENCE_PREFIX = "reference."
+SPECIAL_LOSSES = ("orpo", "kto")  # losses with inputs other than the paired log-ratios
 
 
 def split_pairs(values: Tensor, chosen: Tensor) -> tuple[Tensor, Tensor]:
@@ -36,11 +42,13 @@ class DPOModule(PolicyModule):
     def __init__(
         self,
         backbone: BackboneOptions | None = None,
-        loss: Literal["sigmoid", "ipo", "robust", "simpo", "orpo"] = "sigmoid",
+        loss: Literal["sigmoid", "ipo", "robust", "simpo", "orpo", "kto"] = "sigmoid",
         beta: float = 0.1,
         label_smoothing: float = 0.0,
         simpo_gamma: float = 0.5,
         orpo_lambda: float = 0.1,
+        kto_desirable_weight: float = 1.0,
+        kto_undesirable_weight: float = 1.0,
         reference: ReferenceSource = "frozen",
         **kwargs,
     ) -> None:
@@ -53,12 +61,16 @@ class DPOModule(PolicyModule):
             label_smoothing: Assumed label-flip rate ε for `sigmoid` and `robust`.
             simpo_gamma: SimPO's target margin γ.
             orpo_lambda: ORPO's weight λ of the odds-ratio term.
+            kto_desirable_weight: KTO's λ_D (weight of desirable examples).
+            kto_undesirable_weight: KTO's λ_U (weight of undesirable examples).
             reference: Where reference log-probs come from (see the module docstring); `adapters` needs
                 `backbone.lora`.
         """
         super().__init__(backbone=backbone, **kwargs)
-        if loss not in (*PREFERENCE_LOSSES, "orpo"):
-            raise ValueError(f"unknown loss '{loss}'; choose from {[*PREFERENCE_LOSSES, 'orpo']}")
+        if loss not in (*PREFERENCE_LOSSES, *SPECIAL_LOSSES):
+            raise ValueError(f"unknown loss '{loss}'; choose from {[*PREFERENCE_LOSSES, *SPECIAL_LOSSES]}")
+        if loss == "kto" and reference == "precomputed":
+            raise ValueError("KTO scores mismatched pairs each step: use reference 'frozen' or 'adapters'")
         if reference == "adapters" and self.backbone_options.lora is None:
             raise ValueError(
                 "reference='adapters' needs LoRA: set backbone.lora, or use 'frozen'/'precomputed'"
@@ -68,6 +80,7 @@ class DPOModule(PolicyModule):
         self.label_smoothing = label_smoothing
         self.simpo_gamma = simpo_gamma
         self.orpo_lambda = orpo_lambda
+        self.kto_weights = (kto_desirable_weight, kto_undesirable_weight)
         self.reference_source = reference
         self.reference: torch.nn.Module | None = None
         self.reference_cache: dict[str, Tensor] = {}  # split -> [num_pairs, 2] summed reference log-probs
@@ -76,7 +89,9 @@ class DPOModule(PolicyModule):
 
     @property
     def needs_reference(self) -> bool:
-        return self.loss_name != "orpo" and PREFERENCE_LOSSES[self.loss_name].uses_reference
+        if self.loss_name in SPECIAL_LOSSES:
+            return self.loss_name == "kto"
+        return PREFERENCE_LOSSES[self.loss_name].uses_reference
 
     def configure_model(self) -> None:
         super().configure_model()
@@ -141,9 +156,32 @@ class DPOModule(PolicyModule):
             self.reference_cache = {k: v.to(self.device) for k, v in checkpoint["reference_cache"].items()}
 
     # -- objective -----------------------------------------------------------------------------------
+    def _kto_loss(self, batch: dict, logps: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        chosen_index = batch["targets"]["chosen"]
+        desirable = torch.cat([chosen_index == 0, chosen_index == 1])  # rows: first responses, then second
+        tokenizer = tokenizer_of(self.processor)
+        mismatched = rotate_responses(batch, tokenizer.pad_token_id, tokenizer.padding_side)
+        with torch.no_grad():
+            kl = (
+                self.response_logprobs(self.policy, mismatched)[0] - self._live_reference_logps(mismatched)
+            ).mean()
+            if self._trainer is not None and self.trainer.world_size > 1:
+                kl = self.trainer.strategy.reduce(kl, reduce_op="mean")
+        reference = self._live_reference_logps(batch)
+        out = kto_loss(logps, reference, desirable, kl, self.beta, *self.kto_weights)
+        metrics = {
+            "rewards/chosen": out.rewards[desirable],
+            "rewards/rejected": out.rewards[~desirable],
+            "rewards/accuracies": out.accuracies,
+            "kl": kl,
+        }
+        return out.losses.mean(), metrics
+
     def _loss(self, batch: dict, split: str) -> tuple[Tensor, dict[str, Tensor]]:
         chosen_index = batch["targets"]["chosen"]
         logps, counts = self.response_logprobs(self.policy, batch)
+        if self.loss_name == "kto":
+            return self._kto_loss(batch, logps)
         logp_w, logp_l = split_pairs(logps, chosen_index)
         count_w, count_l = split_pairs(counts, chosen_index)
         if self.loss_name == "orpo":
