@@ -6,7 +6,10 @@ import re
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
-TITLE = "# Benchmarks\n\nEvery number here is produced by a script under `bench/`, with its peer measured in the same run.\n"
+TITLE = (
+    "# Benchmarks\n\n"
+    "Every number here is produced by a script under `bench/`, with its peer measured in the same run.\n"
+)
 
 
 def record_section(name: str, body: str) -> None:

@@ -20,4 +20,4 @@ def test_dpo_benchmark_harness_runs_every_variant(repo_root):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 3, result.stdout
+    assert len(rows) == 4, result.stdout

@@ -39,6 +39,22 @@ class AlignmentModule(LightningModule):
         self.schedule = schedule or ScheduleOptions()
         self.processor = load_processor(self.backbone_options)
 
+    def announce_sharded_construction(self) -> None:
+        """Under DeepSpeed ZeRO-3, register the engine config with transformers before any network is built.
+
+        Lightning calls `configure_model` inside `deepspeed.zero.Init`, which partitions each parameter as it
+        is created; `from_pretrained` only loads checkpoint weights into such partitioned parameters when
+        transformers knows ZeRO-3 is on (`HfDeepSpeedConfig`, held alive by this module). Without it the
+        partitions would keep their random initialisation.
+        """
+        trainer = self._trainer
+        config = getattr(trainer.strategy, "config", None) if trainer is not None else None
+        if config is None or not getattr(trainer.strategy, "zero_stage_3", False):
+            return
+        from transformers.integrations import HfDeepSpeedConfig
+
+        self._hf_deepspeed_config = HfDeepSpeedConfig(config)
+
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(params)
@@ -72,6 +88,7 @@ class PolicyModule(AlignmentModule):
 
     def configure_model(self) -> None:
         if self.policy is None:
+            self.announce_sharded_construction()
             self.policy = load_causal_lm(self.backbone_options, self.processor)
 
     def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:

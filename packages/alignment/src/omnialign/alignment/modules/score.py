@@ -69,6 +69,7 @@ class ScoreModelModule(AlignmentModule):
 
     def configure_model(self) -> None:
         if self.model is None:
+            self.announce_sharded_construction()
             self.model = build_score_model(self.backbone_options, self.processor, self.score_config)
 
     def forward(self, batch: dict) -> ScoreOutput:
