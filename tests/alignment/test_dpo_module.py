@@ -7,7 +7,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 
-from omnialign.alignment.modules.dpo import DPOModule, split_pairs
+from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
 from omnialign.models.backbone import BackboneOptions, LoraOptions
@@ -25,12 +25,6 @@ def _first_batch(module: DPOModule, data: PreferenceDataModule) -> dict:
     data.attach_processor(module.processor)
     data.setup("fit")
     return next(iter(data.reference_dataloader("train")))
-
-
-def test_split_pairs_picks_the_labelled_response():
-    values = torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])  # first responses, then second responses
-    chosen, rejected = split_pairs(values, torch.tensor([0, 1, 0]))
-    assert chosen.tolist() == [1.0, 20.0, 3.0] and rejected.tolist() == [10.0, 2.0, 30.0]
 
 
 def test_response_logprobs_count_response_tokens_only(tmp_path):

@@ -10,7 +10,8 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 
-from omnialign.alignment.modules.score import ScoreModule, left_align, pair_by_winner
+from omnialign.alignment.modules.score import ScoreModule, left_align
+from omnialign.alignment.ops import pair_by_winner
 from omnialign.data.collate import model_inputs
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture, write_rows

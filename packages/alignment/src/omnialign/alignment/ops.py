@@ -54,3 +54,11 @@ def sequence_logprobs(logits: Tensor, input_ids: Tensor, response_mask: Tensor) 
     per_token = token_logprobs(logits, input_ids)
     mask = response_mask.to(per_token.dtype)
     return masked_sum(per_token, mask), mask.sum(dim=-1)
+
+
+def pair_by_winner(values: Tensor, winner: Tensor) -> tuple[Tensor, Tensor]:
+    """(winner's, other's) values of each pair from `[2B, ...]` values ordered (first responses, second
+    responses); `winner` `[B]` holds 0 (first) or 1 (second)."""
+    pairs = values.unflatten(0, (2, -1))
+    index = winner.view(1, -1, *([1] * (values.dim() - 1))).expand(1, *pairs.shape[1:])
+    return pairs.gather(0, index).squeeze(0), pairs.gather(0, 1 - index).squeeze(0)

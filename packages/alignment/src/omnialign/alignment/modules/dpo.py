@@ -23,19 +23,13 @@ from torch import Tensor
 
 from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, kto_loss, orpo_loss
 from omnialign.alignment.modules.base import PolicyModule
+from omnialign.alignment.ops import pair_by_winner
 from omnialign.data.collate import rotate_responses
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 
 ReferenceSource = Literal["frozen", "adapters", "precomputed"]
 REFERENCE_PREFIX = "reference."
 SPECIAL_LOSSES = ("orpo", "kto")  # losses with inputs other than the paired log-ratios
-
-
-def split_pairs(values: Tensor, chosen: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-pair (chosen, rejected) from `[2B]` values ordered (first responses, second responses)."""
-    first, second = values.view(2, -1)
-    picks_first = chosen == 0
-    return torch.where(picks_first, first, second), torch.where(picks_first, second, first)
 
 
 class DPOModule(PolicyModule):
@@ -182,15 +176,15 @@ class DPOModule(PolicyModule):
         logps, counts = self.response_logprobs(self.policy, batch)
         if self.loss_name == "kto":
             return self._kto_loss(batch, logps)
-        logp_w, logp_l = split_pairs(logps, chosen_index)
-        count_w, count_l = split_pairs(counts, chosen_index)
+        logp_w, logp_l = pair_by_winner(logps, chosen_index)
+        count_w, count_l = pair_by_winner(counts, chosen_index)
         if self.loss_name == "orpo":
             avg_w, avg_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
             out = orpo_loss(avg_w, avg_l, -avg_w, self.orpo_lambda)
             return out.losses.mean(), {**self._preference_metrics(out), "nll": out.nll.detach()}
         spec = PREFERENCE_LOSSES[self.loss_name]
         if spec.uses_reference:
-            ref_w, ref_l = split_pairs(self.reference_logps(batch, split), chosen_index)
+            ref_w, ref_l = pair_by_winner(self.reference_logps(batch, split), chosen_index)
             logp_w, logp_l = logp_w - ref_w, logp_l - ref_l
         if spec.length_normalised:
             logp_w, logp_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)

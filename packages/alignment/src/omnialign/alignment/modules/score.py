@@ -26,7 +26,7 @@ from omnialign.alignment.losses.score import (
     divergent_span_mask,
 )
 from omnialign.alignment.modules.base import AlignmentModule
-from omnialign.alignment.ops import masked_mean
+from omnialign.alignment.ops import masked_mean, pair_by_winner
 from omnialign.data.collate import model_inputs
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.score import NormalizerKind, ScoreConfig, ScoreModel, ScoreOutput, build_score_model
@@ -34,14 +34,6 @@ from omnialign.models.score import NormalizerKind, ScoreConfig, ScoreModel, Scor
 Objective = Literal["reward", "cost"]
 LossType = Literal["sequence-wise", "token-wise"]
 NORMALIZER_OF: dict[str, NormalizerKind] = {"reward": "affine", "cost": "scale"}
-
-
-def pair_by_winner(values: Tensor, winner: Tensor) -> tuple[Tensor, Tensor]:
-    """(winner's, other's) values of each pair from `[2B, ...]` values ordered (first responses, second
-    responses); `winner` `[B]` holds 0 (first) or 1 (second)."""
-    pairs = values.unflatten(0, (2, -1))
-    index = winner.view(1, -1, *([1] * (values.dim() - 1))).expand(1, *pairs.shape[1:])
-    return pairs.gather(0, index).squeeze(0), pairs.gather(0, 1 - index).squeeze(0)
 
 
 def left_align(values: Tensor, attention_mask: Tensor) -> Tensor:
