@@ -102,8 +102,25 @@ def test_quickstart_config_runs_end_to_end(repo_root, tmp_path):
     exports = list(out.rglob("export/config.json"))
     assert len(exports) == 1, printed[-2000:]
     assert AutoModelForCausalLM.from_pretrained(exports[0].parent) is not None
-    assert list(out.rglob("checkpoints/last.ckpt"))
-    assert list(out.rglob("config.yaml")), "the resolved config must be written into the run folder"
+    assert (out / "checkpoints" / "last.ckpt").exists(), "checkpoints live at <default_root_dir>/checkpoints"
+    assert (out / "config.yaml").exists(), "the resolved config is written beside the checkpoints"
+
+    resumed = _run_app(
+        [
+            "fit",
+            "--config",
+            "configs/quickstart.yaml",
+            "--trainer.max_epochs=2",
+            "--trainer.limit_train_batches=3",
+            "--trainer.limit_val_batches=1",
+            f"--trainer.default_root_dir={out}",
+            f"--trainer.logger.init_args.save_dir={out}",
+            "--ckpt_path=last",
+        ],
+        cwd=repo_root,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
 
 
 def test_unknown_config_key_fails_with_a_clear_message(repo_root, tmp_path):

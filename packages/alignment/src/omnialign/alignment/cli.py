@@ -63,6 +63,16 @@ class OmniAlignCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite")
 
+    def before_fit(self) -> None:
+        """Checkpoints go to `<default_root_dir>/checkpoints` unless the recipe names a folder: one fixed
+        place that `--ckpt_path last` finds again, whatever version or run id a logger gives the next run
+        (W&B ids and CSV versions change per run, and Lightning's default folder follows them)."""
+        for callback in self.trainer.checkpoint_callbacks:
+            if callback.dirpath is None:
+                callback.dirpath = os.path.realpath(
+                    os.path.join(self.trainer.default_root_dir, "checkpoints")
+                )
+
 
 def main(args: list[str] | None = None) -> OmniAlignCLI:
     return OmniAlignCLI(args=args)
