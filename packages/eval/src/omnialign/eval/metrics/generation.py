@@ -1,0 +1,51 @@
+"""Generation-quality metrics torchmetrics provides (FID, KID, Inception Score, CLIPScore), built with a
+configurable feature extractor, so no weights are downloaded unless asked for.
+
+`features` is either an Inception feature size (64/192/768/2048: torchmetrics loads torch-fidelity's
+Inception weights) or the path of a TorchScript module mapping uint8 images `[N, 3, H, W]` to features
+`[N, D]` (a locally stored Inception, or a tiny random encoder in tests). CLIPScore takes a CLIP model id or
+local folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
+from torchmetrics.multimodal.clip_score import CLIPScore
+
+GenerationMetricName = Literal["fid", "kid", "inception_score", "clip_score"]
+
+
+def feature_extractor(features: int | str | nn.Module) -> int | nn.Module:
+    """An Inception feature size as is, a module as is, or the TorchScript module saved at a path."""
+    if isinstance(features, int | nn.Module):
+        return features
+    return torch.jit.load(str(Path(features)), map_location="cpu").eval()
+
+
+def build_generation_metric(
+    name: GenerationMetricName,
+    features: int | str | nn.Module = 2048,
+    clip_model: str = "openai/clip-vit-base-patch16",
+    kid_subset_size: int = 1000,
+    inception_splits: int = 10,
+) -> Metric:
+    """The named metric; `kid_subset_size` must not exceed the number of images per side, and Inception
+    Score averages over `inception_splits` chunks of the generated images."""
+    if name == "clip_score":
+        return CLIPScore(model_name_or_path=clip_model)
+    extractor = feature_extractor(features)
+    if name == "fid":
+        return FrechetInceptionDistance(feature=extractor)
+    if name == "kid":
+        return KernelInceptionDistance(feature=extractor, subset_size=kid_subset_size)
+    if name == "inception_score":
+        return InceptionScore(feature=extractor, splits=inception_splits)
+    raise ValueError(f"unknown generation metric '{name}'; known: fid, kid, inception_score, clip_score")
