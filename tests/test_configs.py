@@ -15,8 +15,9 @@ CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 # Overlays change a few keys of a full recipe (`--config BASE --config OVERLAY`); each folder of overlays is
 # checked composed with one base recipe.
 OVERLAY_BASES = {"dpo/loss": "dpo/tiny-text.yaml"}
-# sweeps are W&B files; tests/scale/test_strategy_presets.py checks strategy overlays on each objective
-NOT_TRAIN_CONFIGS = {"sweeps", "strategies"}
+# sweeps are W&B files; tests/scale/test_strategy_presets.py checks strategy overlays on each objective;
+# eval configs belong to apps/evaluate.py (tests/eval/test_runner.py)
+NOT_TRAIN_CONFIGS = {"sweeps", "strategies", "eval"}
 
 
 def _is_overlay(path: Path) -> bool:

@@ -1,0 +1,10 @@
+"""Evaluate models on eval-anything tasks: `uv run apps/evaluate.py --config configs/eval/tiny.yaml`.
+
+Writes results.json, samples.jsonl and report/report.html under `output_dir`. `--print_config` shows the
+resolved config. All logic lives in `omnialign.eval.cli`; this file only starts it.
+"""
+
+from omnialign.eval.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Model adapters: how a model under evaluation answers eval prompts.
+
+`LocalGenerator` runs any backbone `omnialign.models` builds (hub id, local folder, `tiny:<name>`), media
+prompts included when the backbone is multimodal. `ResponseFile` reads answers produced elsewhere, the usual
+route for image, audio and video generators whose outputs are files.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from omnialign.data.collate import pad_sequences
+from omnialign.data.encode import ChatEncoder
+from omnialign.data.sample import MediaRef, Part
+from omnialign.eval.items import MEDIA, EvalItem
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+
+Response = tuple[Part, ...]
+# batch keys that describe padding or training targets, not model inputs
+_NOT_INPUTS = {"input_ids", "attention_mask", "response_mask", "position_ids"}
+
+
+class ModelAdapter(ABC):
+    """Answers eval items; one response (a tuple of content parts) per item, in order."""
+
+    @abstractmethod
+    def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
+        """`root`: the folder the items' media paths are relative to."""
+
+
+class LocalGenerator(ModelAdapter):
+    """Greedy generation with a local causal LM (text output)."""
+
+    def __init__(
+        self, backbone: BackboneOptions, max_new_tokens: int = 32, batch_size: int = 4, max_length: int = 1024
+    ) -> None:
+        """
+        Args:
+            backbone: The network to load (`tiny:<name>` builds offline).
+            max_new_tokens: Tokens generated per answer.
+            batch_size: Prompts per `generate` call.
+            max_length: Longest prompt accepted, in tokens.
+        """
+        self.processor = load_processor(backbone)
+        self.model = load_causal_lm(backbone, self.processor).eval()
+        self.encoder = ChatEncoder(self.processor, max_length=max_length)
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
+        tokenizer = self.encoder.tokenizer
+        answers: list[Response] = []
+        for start in tqdm(range(0, len(items), self.batch_size), desc="generate", leave=False):
+            chunk = items[start : start + self.batch_size]
+            batch = pad_sequences(
+                [self.encoder.encode_prompt(item.sample(root)) for item in chunk],
+                tokenizer.pad_token_id,
+                side="left",
+            )
+            media = {k: v for k, v in batch.items() if k not in _NOT_INPUTS}
+            output = self.model.generate(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                **media,
+            )
+            new = output[:, batch["input_ids"].shape[1] :]
+            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+            answers += [(Part.of_text(text),) for text in texts]
+        return answers
+
+
+class ResponseFile(ModelAdapter):
+    """Answers read from a JSONL file: one row per item id with `text` and/or `image`/`audio`/`video` paths
+    (relative to the file)."""
+
+    def __init__(self, path: str) -> None:
+        """
+        Args:
+            path: JSONL file of `{"id": ..., "text": ..., "image": ...}` rows.
+        """
+        self.path = Path(path)
+
+    def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
+        rows = {row["id"]: row for row in map(json.loads, self.path.read_text().splitlines()) if row}
+        missing = [item.id for item in items if item.id not in rows]
+        if missing:
+            raise ValueError(f"{self.path}: no response for item ids {missing[:5]}")
+        return [self._parts(rows[item.id]) for item in items]
+
+    def _parts(self, row: dict[str, str]) -> Response:
+        media = [
+            Part.of_media(MediaRef(kind, path=str(self.path.parent / row[kind])))
+            for kind in MEDIA
+            if kind in row
+        ]
+        text = [Part.of_text(row["text"])] if "text" in row else []
+        return (*media, *text)

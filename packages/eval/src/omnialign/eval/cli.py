@@ -1,0 +1,63 @@
+"""`apps/evaluate.py`'s logic: parse a strict run config, evaluate, write results JSON, per-sample JSONL and
+the HTML report.
+
+Outputs under `output_dir`: `results.json` (a list of entries with exactly the keys model, task, metric,
+value, n, ci_low, ci_high, ci_method), `samples.jsonl` (one row per model × item: inputs, output, score,
+judge verdict) and `report/report.html` with its PNGs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jsonargparse import auto_cli
+
+from omnialign.eval.judges import Judge
+from omnialign.eval.report import write_report
+from omnialign.eval.runner import ModelSpec, evaluate
+from omnialign.eval.tasks import load_registry
+
+
+def run(
+    models: list[ModelSpec],
+    registry: str,
+    tasks: list[str],
+    data_root: str,
+    output_dir: str,
+    judges: dict[str, Judge] | None = None,
+    resamples: int = 1000,
+) -> Path:
+    """Evaluate `models` on the named `tasks` of `registry` and write the three outputs.
+
+    Args:
+        models: Models under evaluation, each a name and an adapter.
+        registry: YAML file declaring the tasks.
+        tasks: Names of the registry's tasks to run, in order.
+        data_root: Folder the tasks' `data` paths are relative to.
+        output_dir: Where results.json, samples.jsonl and report/ are written.
+        judges: Judge per role named by the tasks.
+        resamples: Bootstrap resamples per confidence interval.
+    """
+    declared = load_registry(registry)
+    unknown = [name for name in tasks if name not in declared]
+    if unknown:
+        raise ValueError(f"tasks {unknown} are not in {registry}; declared: {sorted(declared)}")
+    selected = [declared[name] for name in tasks]
+    judges = judges or {}
+    unbound = sorted({t.judge for t in selected if t.judge is not None and t.judge not in judges})
+    if unbound:
+        raise ValueError(f"no judge bound to roles {unbound}; add them under `judges`")
+    results, rows = evaluate(models, selected, judges, Path(data_root), resamples)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    with (out / "samples.jsonl").open("w") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    write_report(results, rows, out / "report")
+    return out
+
+
+def main(args: list[str] | None = None) -> Path:
+    """Command line: `--config run.yaml`, every option also a flag; unknown keys are errors."""
+    return auto_cli(run, args=args, as_positional=False)

@@ -1,0 +1,176 @@
+"""Pluggable judges: a local language model, a reward model (`ScoreModel`), or an OpenAI-compatible HTTP
+endpoint. Each turns (prompt, response, reference, criterion) into a `Verdict`.
+
+Language-model judges rate on a 1..`scale` scale, mapped to [0, 1]. The local one does not sample a rating:
+it reads the probability of each rating string after the judge prompt and reports the expected rating, so
+every item gets a score, and a tiny random judge in tests is as deterministic as a real one. A reward model
+reports its (normalised) score as is: only comparisons between models are meaningful for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from omnialign.data.collate import pad_sequences
+from omnialign.data.encode import ChatEncoder
+from omnialign.data.sample import Message, Part, Sample
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.score import ScoreModel
+
+Response = tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    prompt: Sample
+    response: Response
+    criterion: str
+    """What to judge, in words (each task family has its own)."""
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float | None
+    """None when the judge's answer could not be read as a rating (counted, never guessed)."""
+    text: str
+
+
+def describe(parts: Response) -> str:
+    """Parts as text, media as `[image: file]` placeholders, for judges that read text only."""
+    return " ".join(p.text or "" if p.type == "text" else f"[{p.type}: {p.media.describe()}]" for p in parts)
+
+
+def judge_prompt(request: JudgeRequest, scale: int) -> str:
+    lines = [
+        f"Criterion: {request.criterion}",
+        f"Request: {describe(request.prompt.prompt[-1].parts)}",
+        *([f"Reference answer: {request.reference}"] if request.reference is not None else []),
+        f"Answer: {describe(request.response)}",
+        f"Rate the answer from 1 (worst) to {scale} (best). Reply with the number only.",
+    ]
+    return "\n".join(lines)
+
+
+class Judge(ABC):
+    @abstractmethod
+    def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
+        """One verdict per request, in order."""
+
+
+class LocalModelJudge(Judge):
+    """A local causal LM as judge: expected rating under its next-token probabilities."""
+
+    def __init__(self, backbone: BackboneOptions, scale: int = 5) -> None:
+        """
+        Args:
+            backbone: The judge network (`tiny:<name>` builds offline).
+            scale: Ratings run 1..scale.
+        """
+        processor = load_processor(backbone)
+        self.model = load_causal_lm(backbone, processor).eval()
+        self.encoder = ChatEncoder(processor)
+        self.scale = scale
+
+    @torch.no_grad()
+    def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
+        return [self._one(request) for request in requests]
+
+    def _one(self, request: JudgeRequest) -> Verdict:
+        prompt = (Message("user", (Part.of_text(judge_prompt(request, self.scale)),)),)
+        ratings = [str(r) for r in range(1, self.scale + 1)]
+        sample = Sample(prompt=prompt, responses=tuple((Part.of_text(r),) for r in ratings))
+        batch = pad_sequences(self.encoder.encode_responses(sample), self.encoder.tokenizer.pad_token_id)
+        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+        sequence = (logprobs * batch["response_mask"][:, 1:]).sum(-1)
+        probs = sequence.softmax(0)
+        expected = float((probs * torch.arange(1, self.scale + 1)).sum())
+        return Verdict((expected - 1) / (self.scale - 1), f"expected rating {expected:.3f}")
+
+
+class RewardModelJudge(Judge):
+    """A trained score model's head (e.g. `reward`) as judge, loaded from `ScoreModel.save_pretrained`."""
+
+    def __init__(self, path: str, head: str = "reward", processor: str | None = None) -> None:
+        """
+        Args:
+            path: Folder written by `ScoreModel.save_pretrained`.
+            head: Which score head to read.
+            processor: Where the tokenizer/processor lives when not in `path` (e.g. `tiny:llama`).
+        """
+        self.model = ScoreModel.from_pretrained(path).eval()
+        self.encoder = ChatEncoder(load_processor(BackboneOptions(name=processor or path)))
+        self.index = self.model.head_index(head)
+
+    def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
+        sequences = []
+        for request in requests:
+            response = (
+                request.response
+                if self.encoder.is_multimodal
+                else (Part.of_text(describe(request.response)),)
+            )
+            prompt = request.prompt if self.encoder.is_multimodal else _text_only(request.prompt)
+            sequences.append(self.encoder.encode(Sample(prompt=prompt.prompt, responses=(response,))))
+        batch = pad_sequences(sequences, self.encoder.tokenizer.pad_token_id)
+        inputs = {k: v for k, v in batch.items() if k not in ("response_mask", "attention_mask")}
+        scores = self.model.score(attention_mask=batch["attention_mask"], **inputs)[:, self.index]
+        return [Verdict(float(s), f"score {float(s):.4f}") for s in scores]
+
+
+def _text_only(sample: Sample) -> Sample:
+    messages = tuple(Message(m.role, (Part.of_text(describe(m.parts)),)) for m in sample.prompt)
+    return Sample(prompt=messages, meta=sample.meta)
+
+
+class HttpJudge(Judge):
+    """An OpenAI-compatible chat-completions endpoint (vLLM, TGI, a hosted API) as judge."""
+
+    def __init__(
+        self, url: str, model: str, scale: int = 5, api_key_env: str | None = None, timeout_s: float = 60.0
+    ) -> None:
+        """
+        Args:
+            url: Base URL, e.g. `http://127.0.0.1:8000/v1` (`/chat/completions` is appended).
+            model: Model name sent in each request.
+            scale: Ratings run 1..scale.
+            api_key_env: Environment variable holding a bearer token; None sends none.
+            timeout_s: Per-request timeout.
+        """
+        self.url = url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.scale = scale
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+
+    def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
+        return [self._one(request) for request in requests]
+
+    def _one(self, request: JudgeRequest) -> Verdict:
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": judge_prompt(request, self.scale)}],
+        }
+        headers = {"Content-Type": "application/json"}
+        if self.api_key_env is not None:
+            headers["Authorization"] = f"Bearer {os.environ[self.api_key_env]}"
+        call = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
+        with urllib.request.urlopen(call, timeout=self.timeout_s) as reply:
+            text = json.loads(reply.read())["choices"][0]["message"]["content"]
+        return Verdict(self.parse(text), text)
+
+    def parse(self, text: str) -> float | None:
+        """The first integer in 1..scale, mapped to [0, 1]; None when there is none."""
+        for match in re.findall(r"\d+", text):
+            if 1 <= int(match) <= self.scale:
+                return (int(match) - 1) / (self.scale - 1)
+        return None

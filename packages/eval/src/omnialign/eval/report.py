@@ -1,0 +1,112 @@
+"""The HTML report: a results table and PNG plots per task (per-category score bars, the win-rate matrix
+between models, score distributions). Plain HTML with relative image links, so the output folder can be
+copied or served as is."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+Rows = list[dict[str, Any]]
+
+
+def _save(figure: plt.Figure, path: Path) -> str:
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path.name
+
+
+def category_bars(task: str, rows: Rows, path: Path) -> str:
+    """Mean score per category, one bar group per model (per-category safety for safety tasks)."""
+    means: dict[str, dict[str, float]] = defaultdict(dict)
+    for model in sorted({r["model"] for r in rows}):
+        for category in sorted({r["category"] for r in rows}):
+            values = [
+                r["score"]
+                for r in rows
+                if r["model"] == model and r["category"] == category and r["score"] is not None
+            ]
+            means[model][category] = float(np.mean(values)) if values else 0.0
+    categories = sorted({r["category"] for r in rows})
+    figure, axis = plt.subplots(figsize=(max(4, len(categories) * 1.2), 3))
+    width = 0.8 / len(means)
+    for offset, (model, by_category) in enumerate(means.items()):
+        positions = np.arange(len(categories)) + offset * width
+        axis.bar(positions, [by_category[c] for c in categories], width, label=model)
+    axis.set_xticks(np.arange(len(categories)) + 0.4 - width / 2, categories, rotation=30, ha="right")
+    axis.set_ylabel("mean score")
+    axis.set_title(f"{task}: score per category")
+    axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def win_matrix(task: str, results: Rows, models: list[str], path: Path) -> str:
+    """SafeSora-style matrix: cell (row, column) = how often the row model beats the column model."""
+    matrix = np.full((len(models), len(models)), 0.5)
+    for entry in results:
+        if entry["task"] == task and entry["metric"].startswith("win_rate_vs["):
+            other = entry["metric"][len("win_rate_vs[") : -1]
+            matrix[models.index(entry["model"]), models.index(other)] = entry["value"]
+    figure, axis = plt.subplots(figsize=(1.2 * len(models) + 2, 1.0 * len(models) + 1.5))
+    image = axis.imshow(matrix, vmin=0, vmax=1, cmap="RdYlGn")
+    for (i, j), value in np.ndenumerate(matrix):
+        axis.text(j, i, f"{value:.2f}", ha="center", va="center")
+    axis.set_xticks(range(len(models)), models, rotation=30, ha="right")
+    axis.set_yticks(range(len(models)), models)
+    axis.set_title(f"{task}: win rate (row over column)")
+    figure.colorbar(image)
+    return _save(figure, path)
+
+
+def score_histogram(task: str, rows: Rows, path: Path) -> str:
+    """Distribution of per-sample scores (judge ratings or rewards) per model."""
+    figure, axis = plt.subplots(figsize=(5, 3))
+    for model in sorted({r["model"] for r in rows}):
+        values = [r["score"] for r in rows if r["model"] == model and r["score"] is not None]
+        axis.hist(values, bins=10, alpha=0.5, label=model)
+    axis.set_xlabel("score")
+    axis.set_title(f"{task}: score distribution")
+    axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def _table(results: Rows) -> str:
+    head = "".join(f"<th>{k}</th>" for k in ("model", "task", "metric", "value", "n", "95% CI"))
+    body = "".join(
+        f"<tr><td>{html.escape(r['model'])}</td><td>{html.escape(r['task'])}</td>"
+        f"<td>{html.escape(r['metric'])}</td><td>{r['value']:.4f}</td><td>{r['n']}</td>"
+        f"<td>[{r['ci_low']:.3f}, {r['ci_high']:.3f}] ({r['ci_method']})</td></tr>"
+        for r in results
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_report(results: Rows, rows: Rows, directory: Path) -> Path:
+    """`report.html` and its PNGs under `directory`; returns the HTML path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    sections = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        task_rows = [r for r in rows if r["task"] == task]
+        images = [category_bars(task, task_rows, directory / f"{task}-categories.png")]
+        images.append(score_histogram(task, task_rows, directory / f"{task}-scores.png"))
+        if len(models) > 1:
+            images.append(win_matrix(task, results, models, directory / f"{task}-winrate.png"))
+        tags = "".join(f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' for name in images)
+        sections.append(f"<section><h2>{html.escape(task)}</h2>{tags}</section>")
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>OmniAlign evaluation</title></head><body>"
+        f"<h1>OmniAlign evaluation</h1><h2>Results</h2>{_table(results)}{''.join(sections)}</body></html>"
+    )
+    path = directory / "report.html"
+    path.write_text(page)
+    return path

@@ -1,0 +1,129 @@
+"""Judges and the local generator on tiny models: an OpenAI-compatible stub server on 127.0.0.1, a saved
+tiny reward model, and greedy generation by a tiny causal LM, each through `run` with all outputs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+import pytest
+
+from omnialign.data.collate import pad_sequences
+from omnialign.data.encode import ChatEncoder
+from omnialign.data.sample import Message, Part, Sample
+from omnialign.eval.adapters import LocalGenerator, ResponseFile
+from omnialign.eval.cli import run
+from omnialign.eval.fixtures import write_eval_fixture
+from omnialign.eval.items import load_items
+from omnialign.eval.judges import HttpJudge, JudgeRequest, RewardModelJudge
+from omnialign.eval.runner import ModelSpec
+from omnialign.models.backbone import BackboneOptions, load_processor
+from omnialign.models.score import ScoreConfig, build_score_model
+
+REGISTRY_TEXT = """tasks:
+  - {name: understanding, family: understanding, data: understanding.jsonl, judge: judge, limit: 2}
+  - {name: synergy, family: synergy, data: synergy.jsonl, judge: judge}
+"""
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    """Answers every chat completion with a rating read from the prompt: 4 when the reference is quoted."""
+
+    bodies: ClassVar[list[dict]] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        StubHandler.bodies.append({"path": self.path, **body})
+        content = body["messages"][0]["content"]
+        reply = "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub_url():
+    server = HTTPServer(("127.0.0.1", 0), StubHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def data(tmp_path):
+    root = write_eval_fixture(tmp_path / "data")
+    (tmp_path / "registry.yaml").write_text(REGISTRY_TEXT)
+    return root
+
+
+def test_http_judge_against_a_local_stub(stub_url, data, tmp_path):
+    """Rating 4 on a 1..5 scale → (4 − 1)/4 = .75 for both referenced items; synergy prompts carry no
+    reference, the stub declines, and those verdicts are unparsed (None), counted out of `n`."""
+    StubHandler.bodies = []
+    out = run(
+        models=[ModelSpec("strong", ResponseFile(str(data / "responses/strong.jsonl")))],
+        registry=str(tmp_path / "registry.yaml"),
+        tasks=["understanding", "synergy"],
+        data_root=str(data),
+        output_dir=str(tmp_path / "out"),
+        judges={"judge": HttpJudge(stub_url, model="stub-judge")},
+        resamples=50,
+    )
+    results = {(r["task"], r["metric"]): r for r in json.loads((out / "results.json").read_text())}
+    assert (results["understanding", "score"]["value"], results["understanding", "score"]["n"]) == (0.75, 2)
+    assert results["synergy", "score"]["n"] == 0
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [r["verdict"] for r in rows] == ["Rating: 4"] * 2 + ["I cannot rate this."] * 2
+    first = StubHandler.bodies[0]
+    assert first["path"] == "/v1/chat/completions" and first["model"] == "stub-judge"
+    assert "Reference answer: 4" in first["messages"][0]["content"]
+    assert (out / "report/report.html").exists()
+
+
+def test_reward_model_judge_reads_the_saved_head(tmp_path):
+    """The judge's score equals the saved score model's own score of the same conversation."""
+    options = BackboneOptions(name="tiny:llama", seed=3)
+    processor = load_processor(options)
+    model = build_score_model(options, processor, ScoreConfig(heads=["helpful", "reward"]))
+    model.save_pretrained(tmp_path / "rm")
+    judge = RewardModelJudge(str(tmp_path / "rm"), head="reward", processor="tiny:llama")
+    prompt = Sample(prompt=(Message("user", (Part.of_text("Say hi."),)),))
+    answers = [(Part.of_text("hi"),), (Part.of_text("hello there"),)]
+    verdicts = judge.judge([JudgeRequest(prompt, answer, "helpful?") for answer in answers])
+
+    encoder = ChatEncoder(processor)
+    sequences = [encoder.encode(Sample(prompt=prompt.prompt, responses=(a,))) for a in answers]
+    batch = pad_sequences(sequences, encoder.tokenizer.pad_token_id)
+    expected = model.eval().score(batch["attention_mask"], input_ids=batch["input_ids"])[:, 1]
+    assert [v.score for v in verdicts] == pytest.approx(expected.tolist(), abs=1e-5)
+    assert verdicts[0].score != verdicts[1].score
+
+
+def test_local_generator_answers_and_is_judged(stub_url, data, tmp_path):
+    """A tiny causal LM answers the text-only understanding item greedily (deterministic across runs)."""
+    task = "{name: understanding, family: understanding, data: understanding.jsonl, judge: judge, limit: 1}"
+    (tmp_path / "registry.yaml").write_text(f"tasks:\n  - {task}\n")
+    generator = LocalGenerator(BackboneOptions(name="tiny:llama"), max_new_tokens=4)
+    out = run(
+        models=[ModelSpec("tiny", generator)],
+        registry=str(tmp_path / "registry.yaml"),
+        tasks=["understanding"],
+        data_root=str(data),
+        output_dir=str(tmp_path / "out"),
+        judges={"judge": HttpJudge(stub_url, model="stub-judge")},
+        resamples=10,
+    )
+    row = json.loads((out / "samples.jsonl").read_text())
+    assert (row["id"], row["score"]) == ("u-text", 0.75)
+    (again,) = generator.respond(load_items(data / "understanding.jsonl", limit=1), data)
+    assert again == (Part.of_text(row["output"]),)

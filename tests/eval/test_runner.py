@@ -1,0 +1,101 @@
+"""apps/evaluate.py end to end on the shipped tiny config: every task family on two pretend models, judged by
+tiny random LMs, writing the results JSON, the per-sample JSONL and an HTML report whose PNGs open."""
+
+from __future__ import annotations
+
+import json
+from contextlib import chdir
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from omnialign.eval.cli import main
+from omnialign.eval.fixtures import write_eval_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULT_KEYS = {"model", "task", "metric", "value", "n", "ci_low", "ci_high", "ci_method"}
+
+
+class ReportParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.rows = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self.rows += tag == "tr"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("eval")
+    write_eval_fixture(work / "eval-data")
+    config = ROOT / "configs/eval/tiny.yaml"
+    args = ["--config", str(config), "--registry", str(ROOT / "configs/eval/registry.yaml")]
+    args += ["--data_root", str(work / "eval-data"), "--output_dir", str(work / "out")]
+    with chdir(work):  # the config's response files are relative to where the app runs
+        main(args)
+    return work / "out"
+
+
+def _results(run_dir: Path) -> dict[tuple[str, str, str], dict]:
+    entries = json.loads((run_dir / "results.json").read_text())
+    assert all(set(entry) == RESULT_KEYS for entry in entries)
+    return {(e["model"], e["task"], e["metric"]): e for e in entries}
+
+
+@pytest.mark.slow
+def test_selection_scores_by_hand(run_dir):
+    """strong picks the top vote: s-1 text (6/10), s-2 image+text (3/4) → .675; weak picks the least voted:
+    image (1/10), audio (1/4) → .175. strong beats weak on both items: win rate 1, Wilson [.3424, 1]."""
+    results = _results(run_dir)
+    assert results["strong", "selection", "score"]["value"] == pytest.approx(0.675)
+    assert results["weak", "selection", "score"]["value"] == pytest.approx(0.175)
+    assert results["strong", "selection", "top_choice"]["value"] == 1.0
+    assert results["weak", "selection", "top_choice"]["value"] == 0.0
+    win = results["strong", "selection", "win_rate_vs[weak]"]
+    assert (win["value"], win["n"]) == (1.0, 2)
+    assert (win["ci_low"], win["ci_high"]) == pytest.approx((0.3424, 1.0), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_judged_families_score_every_item(run_dir):
+    """Judged scores lie in [0, 1]; weak's text-only answers to image/audio/video instructions score 0."""
+    results = _results(run_dir)
+    for task in ("understanding", "generation", "synergy"):
+        for model in ("strong", "weak"):
+            entry = results[model, task, "score"]
+            assert 0.0 <= entry["ci_low"] <= entry["value"] <= entry["ci_high"] <= 1.0
+    assert results["strong", "understanding", "score"]["n"] == 4
+    for modality in ("image", "audio", "video"):
+        assert results["weak", "generation", f"score[{modality}]"]["value"] == 0.0
+        assert results["strong", "generation", f"score[{modality}]"]["value"] > 0.0
+
+
+@pytest.mark.slow
+def test_per_sample_rows_trace_inputs_outputs_and_verdicts(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * (4 + 4 + 2 + 2)
+    video = next(r for r in rows if r["model"] == "strong" and r["id"] == "u-video")
+    expected_inputs = {"prompt": "Where does the bar move?", "video": "media/bar.mp4", "reference": "down"}
+    assert video["inputs"] == expected_inputs
+    assert video["output"] == "down" and video["verdict"].startswith("expected rating")
+    generated = next(r for r in rows if r["model"] == "strong" and r["id"] == "g-image")
+    assert generated["output"].startswith("[image: ")
+    assert generated["output"].endswith("cat.png] Here you go.")
+
+
+@pytest.mark.slow
+def test_report_parses_and_its_pngs_open(run_dir):
+    parser = ReportParser()
+    parser.feed((run_dir / "report/report.html").read_text())
+    entries = json.loads((run_dir / "results.json").read_text())
+    assert parser.rows == len(entries) + 1  # header row
+    assert len(parser.images) == 4 * 3  # per task: category bars, score distribution, win-rate matrix
+    for name in parser.images:
+        with Image.open(run_dir / "report" / name) as image:
+            assert image.format == "PNG" and min(image.size) > 100
