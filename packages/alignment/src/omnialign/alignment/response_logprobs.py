@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from omnialign.alignment.ops import token_logprobs
 from omnialign.data.collate import model_inputs
+from omnialign.models.any_to_any import adapter_for
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
 _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
@@ -35,7 +36,13 @@ def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
 
 
 def response_token_logprobs(model: nn.Module, batch: dict[str, Tensor], temperature: float = 1.0) -> Tensor:
-    """`[B, T]` log-prob of each response token given its prefix (zero outside `response_mask`)."""
+    """`[B, T]` log-prob of each response token given its prefix (zero outside `response_mask`).
+
+    Any-to-any models (text and image codes in one stream) are scored by their family adapter, which knows
+    which head predicts which token."""
+    adapter = adapter_for(model)
+    if adapter is not None:
+        return adapter.response_token_logprobs(model, batch, temperature)
     parts = _body_and_head(model)
     mask = batch["response_mask"].bool()
     if parts is None:

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 
 from omnialign.data.encode import PER_TOKEN_KEYS, EncodedSequence
+from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 
 
 def _spans(sequences: Sequence[EncodedSequence], width: int, side: str) -> list[slice]:
@@ -145,8 +146,9 @@ def per_sequence_sum(values: torch.Tensor, batch: dict[str, torch.Tensor]) -> to
 # Batch keys that are labels for the objective rather than inputs of the network. Every other key of a
 # collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
 # `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...);
-# `segment_ids` marks the sequences of a packed row.
-LABEL_KEYS = frozenset({"response_mask", "targets", "segment_ids"})
+# `segment_ids` marks the sequences of a packed row; `response_part` and `response_pixel_values` are the
+# modality of each response token and the response images whose codes an any-to-any model is scored on.
+LABEL_KEYS = frozenset({"response_mask", "targets", "segment_ids", RESPONSE_PART, RESPONSE_PIXELS})
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -18,6 +18,7 @@ from transformers import (
 )
 
 from omnialign.models import tiny_multimodal as mm
+from omnialign.models.any_to_any.tiny_janus import janus_config, janus_processor
 from omnialign.models.tiny_text import llama_config, qwen2_config
 from omnialign.models.tiny_tokenizer import build_tiny_tokenizer
 
@@ -62,6 +63,13 @@ TINY_SPECS: dict[str, TinySpec] = {
         mm.qwen2_audio_config,
         AutoModelForMultimodalLM,
         "Qwen2-Audio-class audio LM (like Qwen/Qwen2-Audio-7B-Instruct): 16 kHz, 1 s clips, 16 mel bins",
+    ),
+    "janus": TinySpec(
+        janus_processor,
+        janus_config,
+        AutoModelForImageTextToText,
+        "Janus-class any-to-any LM (like deepseek-community/Janus-Pro-1B): reads 32 px images via SigLIP, "
+        "writes them as 16 VQ codes from a 64-entry codebook",
     ),
 }
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from omnialign.data.collate import pack_sequences, pad_sequences
 from omnialign.data.encode import ChatEncoder, EncodedSequence
+from omnialign.data.interleaved import encoder_for
 from omnialign.data.records import load_samples
 from omnialign.data.sample import Sample
 from omnialign.data.sampling import EpochShuffleSampler
@@ -109,7 +110,7 @@ class SampleDataModule(LightningDataModule):
     # -- shared machinery ------------------------------------------------------------------------------
     def attach_processor(self, processor: Any) -> None:
         self.processor = processor
-        self.encoder = ChatEncoder(processor, max_length=self.max_length)
+        self.encoder = encoder_for(processor, max_length=self.max_length)
 
     def collate_sequences(self, items: Sequence[EncodedSequence]) -> dict[str, torch.Tensor]:
         """Pad encoded sequences on the side the model's tokenizer asks for, or pack them."""

@@ -27,6 +27,7 @@ import torch
 
 from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.encode import EncodedSequence
+from omnialign.data.interleaved import writes_images
 from omnialign.data.sample import LabelKey, Message, Sample
 
 UNLABELLED = -1
@@ -120,7 +121,7 @@ class PreferenceDataModule(SampleDataModule):
             raise ValueError(
                 f"{sample.origin()}: a preference sample needs 2 responses, has {len(sample.responses)}"
             )
-        if not has_media_response(sample):
+        if not has_media_response(sample) or writes_images(self.processor):
             first, second = self.encoder.encode_responses(sample)
         elif self.media_responses_as_input:
             first, second = (self.encoder.encode(media_as_input(sample, i), 0) for i in (0, 1))

@@ -1,0 +1,77 @@
+"""Janus: understanding through SigLIP features, generation through VQ codes and a separate head.
+
+In a Janus sequence an image placeholder means one of two things. In the prompt it is filled with SigLIP
+features (`pixel_values`), as `JanusModel.forward` does. In a response it is one VQ code, embedded by the
+generation embedding + aligner and predicted by the generation head over the codebook, as Janus's own
+`generate` does token by token. The forward pass here builds that mixed input once for the whole sequence
+(teacher forcing), so a response is scored in one pass, and each position's log-prob comes from the head
+that would have sampled it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
+from omnialign.models.any_to_any.adapter import base_model
+
+
+def _pick(logits: Tensor, targets: Tensor, temperature: float) -> Tensor:
+    logits = logits.float() / temperature
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+class JanusAdapter:
+    """Adapter for `JanusForConditionalGeneration` (Janus, Janus-Pro)."""
+
+    @torch.no_grad()
+    def image_codes(self, model: nn.Module, pixel_values: Tensor) -> Tensor:
+        vq = base_model(model).model.vqmodel
+        codes = vq.encode(pixel_values.to(vq.dtype)).image_tokens
+        return codes.view(pixel_values.shape[0], -1)
+
+    @torch.no_grad()
+    def decode_codes(self, model: nn.Module, codes: Tensor) -> Tensor:
+        return base_model(model).model.vqmodel.decode(codes)
+
+    def _embeddings(self, model: nn.Module, batch: dict[str, Tensor], image: Tensor) -> tuple[Tensor, Tensor]:
+        """Input embeddings with prompt images as SigLIP features and response images as code embeddings;
+        also the response images' codes, in sequence order."""
+        janus = base_model(model)
+        ids = batch["input_ids"]
+        embeds = janus.get_input_embeddings()(ids)
+        if "pixel_values" in batch:
+            features = janus.model.get_image_features(batch["pixel_values"]).pooler_output
+            prompt_images = (ids == janus.config.image_token_id) & ~image
+            embeds = embeds.masked_scatter(prompt_images.unsqueeze(-1), features.to(embeds.dtype))
+        codes = ids.new_zeros(0)
+        if RESPONSE_PIXELS in batch:
+            codes = self.image_codes(model, batch[RESPONSE_PIXELS]).flatten()
+            code_embeds = janus.prepare_embeddings_for_image_generation(codes).to(embeds.dtype)
+            embeds = embeds.masked_scatter(image.unsqueeze(-1), code_embeds)
+        return embeds, codes
+
+    def response_token_logprobs(
+        self, model: nn.Module, batch: dict[str, Tensor], temperature: float
+    ) -> Tensor:
+        janus = base_model(model)
+        mask = batch["response_mask"].bool()
+        image = batch.get(RESPONSE_PART, torch.zeros_like(mask)).bool() & mask
+        embeds, codes = self._embeddings(model, batch, image)
+        hidden = janus.model.language_model(
+            inputs_embeds=embeds,
+            attention_mask=batch.get("attention_mask"),
+            position_ids=batch.get("position_ids"),
+            use_cache=False,
+        ).last_hidden_state[:, :-1]  # position t-1 predicts token t
+        text_targets = mask[:, 1:] & ~image[:, 1:]
+        image_targets = image[:, 1:]
+        out = torch.zeros(mask.shape, dtype=torch.float32, device=hidden.device)
+        out[:, 1:][text_targets] = _pick(
+            janus.lm_head(hidden[text_targets]), batch["input_ids"][:, 1:][text_targets], temperature
+        )
+        out[:, 1:][image_targets] = _pick(
+            janus.model.generation_head(hidden[image_targets]), codes, temperature
+        )
+        return out
