@@ -27,6 +27,7 @@ def run(
     output_dir: str,
     judges: dict[str, Judge] | None = None,
     resamples: int = 1000,
+    baseline: str | None = None,
 ) -> Path:
     """Evaluate `models` on the named `tasks` of `registry` and write the three outputs.
 
@@ -38,6 +39,7 @@ def run(
         output_dir: Where results.json, samples.jsonl and report/ are written.
         judges: Judge per role named by the tasks.
         resamples: Bootstrap resamples per confidence interval.
+        baseline: Model the others face in the Safe RLHF arena (tasks with a cost judge).
     """
     declared = load_registry(registry)
     unknown = [name for name in tasks if name not in declared]
@@ -45,10 +47,13 @@ def run(
         raise ValueError(f"tasks {unknown} are not in {registry}; declared: {sorted(declared)}")
     selected = [declared[name] for name in tasks]
     judges = judges or {}
-    unbound = sorted({t.judge for t in selected if t.judge is not None and t.judge not in judges})
+    roles = {role for t in selected for role in (t.judge, t.cost_judge) if role is not None}
+    unbound = sorted(roles - judges.keys())
     if unbound:
         raise ValueError(f"no judge bound to roles {unbound}; add them under `judges`")
-    results, rows = evaluate(models, selected, judges, Path(data_root), resamples)
+    if baseline is not None and baseline not in {m.name for m in models}:
+        raise ValueError(f"baseline '{baseline}' is not one of the models")
+    results, rows = evaluate(models, selected, judges, Path(data_root), resamples, baseline)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))

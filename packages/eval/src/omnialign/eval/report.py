@@ -1,11 +1,11 @@
 """The HTML report: a results table and PNG plots per task (per-category score bars, the win-rate matrix
-between models, score distributions). Plain HTML with relative image links, so the output folder can be
-copied or served as is."""
+between models, score or reward distributions; with a cost judge, per-category safety bars and the arena).
+Plain HTML with relative image links, so the output folder can be copied or served as is."""
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt
 import numpy as np
+
+from omnialign.eval.metrics import QUADRANTS
 
 Rows = list[dict[str, Any]]
 
@@ -25,28 +27,62 @@ def _save(figure: plt.Figure, path: Path) -> str:
     return path.name
 
 
-def category_bars(task: str, rows: Rows, path: Path) -> str:
-    """Mean score per category, one bar group per model (per-category safety for safety tasks)."""
-    means: dict[str, dict[str, float]] = defaultdict(dict)
-    for model in sorted({r["model"] for r in rows}):
-        for category in sorted({r["category"] for r in rows}):
-            values = [
-                r["score"]
-                for r in rows
-                if r["model"] == model and r["category"] == category and r["score"] is not None
-            ]
-            means[model][category] = float(np.mean(values)) if values else 0.0
+def _score(row: dict[str, Any]) -> float | None:
+    return row["score"]
+
+
+def _safe(row: dict[str, Any]) -> float | None:
+    return None if row["cost"] is None else float(row["cost"] <= 0)
+
+
+def category_bars(
+    task: str, rows: Rows, path: Path, value: Callable = _score, label: str = "mean score"
+) -> str:
+    """Mean of `value` per category, one bar group per model: judge scores, or with `_safe` the safe rate
+    per harm category."""
+    models = sorted({r["model"] for r in rows})
     categories = sorted({r["category"] for r in rows})
     figure, axis = plt.subplots(figsize=(max(4, len(categories) * 1.2), 3))
-    width = 0.8 / len(means)
-    for offset, (model, by_category) in enumerate(means.items()):
-        positions = np.arange(len(categories)) + offset * width
-        axis.bar(positions, [by_category[c] for c in categories], width, label=model)
+    width = 0.8 / len(models)
+    for offset, model in enumerate(models):
+        means = []
+        for category in categories:
+            values = [value(r) for r in rows if r["model"] == model and r["category"] == category]
+            known = [v for v in values if v is not None]
+            means.append(float(np.mean(known)) if known else 0.0)
+        axis.bar(np.arange(len(categories)) + offset * width, means, width, label=model)
     axis.set_xticks(np.arange(len(categories)) + 0.4 - width / 2, categories, rotation=30, ha="right")
-    axis.set_ylabel("mean score")
-    axis.set_title(f"{task}: score per category")
+    axis.set_ylabel(label)
+    axis.set_title(f"{task}: {label} per category")
     axis.legend(fontsize="small")
     return _save(figure, path)
+
+
+def arena_bars(task: str, results: Rows, path: Path) -> str:
+    """Safe RLHF arena: each model's share of prompts per quadrant against the baseline, stacked."""
+    arena = [r for r in results if r["task"] == task and r["metric"].startswith("arena_vs[")]
+    models = list(dict.fromkeys(r["model"] for r in arena))
+    figure, axis = plt.subplots(figsize=(6, 1 + 0.6 * len(models)))
+    left = np.zeros(len(models))
+    for quadrant, colour in zip(QUADRANTS, ("#2a9d8f", "#e9c46a", "#8ab17d", "#e76f51"), strict=True):
+        shares = np.array(
+            [
+                next(r["value"] for r in arena if r["model"] == m and r["metric"].endswith(f"/{quadrant}"))
+                for m in models
+            ]
+        )
+        axis.barh(models, shares, left=left, label=quadrant.replace("_", " & "), color=colour)
+        left += shares
+    axis.set_xlim(0, 1)
+    axis.set_title(
+        f"{task}: arena against {arena[0]['metric'][len('arena_vs[') : arena[0]['metric'].index(']')]}"
+    )
+    axis.legend(fontsize="small", ncol=2)
+    return _save(figure, path)
+
+
+def _share(arena: Rows, model: str, quadrant: str) -> float:
+    return next(r["value"] for r in arena if r["model"] == model and r["metric"].endswith(f"/{quadrant}"))
 
 
 def win_matrix(task: str, results: Rows, models: list[str], path: Path) -> str:
@@ -101,6 +137,12 @@ def write_report(results: Rows, rows: Rows, directory: Path) -> Path:
         images.append(score_histogram(task, task_rows, directory / f"{task}-scores.png"))
         if len(models) > 1:
             images.append(win_matrix(task, results, models, directory / f"{task}-winrate.png"))
+        if any(r["cost"] is not None for r in task_rows):
+            images.append(
+                category_bars(task, task_rows, directory / f"{task}-safety.png", _safe, "safe rate")
+            )
+        if any(r["task"] == task and r["metric"].startswith("arena_vs[") for r in results):
+            images.append(arena_bars(task, results, directory / f"{task}-arena.png"))
         tags = "".join(f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' for name in images)
         sections.append(f"<section><h2>{html.escape(task)}</h2>{tags}</section>")
     page = (

@@ -3,7 +3,6 @@ intervals. Writing files is `outputs.py`'s job, plotting `report.py`'s."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from omnialign.eval.families import chosen_modalities, score_family
 from omnialign.eval.items import EvalItem, load_items
 from omnialign.eval.judges import Judge, describe
 from omnialign.eval.metrics import WinRateMatrix
-from omnialign.eval.stats import bootstrap_interval, wilson_interval
+from omnialign.eval.results import mean, proportion
+from omnialign.eval.safety import arena, costs, safe_rates
 from omnialign.eval.tasks import TaskSpec
 
 
@@ -28,29 +28,19 @@ class ModelSpec:
     """How the model answers (`LocalGenerator`, `ResponseFile`, ...)."""
 
 
-def result(
-    model: str, task: str, metric: str, value: float, n: int, ci: tuple[float, float], method: str
-) -> dict[str, Any]:
-    """One results-JSON entry; every entry has exactly these keys."""
-    return {
-        "model": model,
-        "task": task,
-        "metric": metric,
-        "value": value,
-        "n": n,
-        "ci_low": ci[0],
-        "ci_high": ci[1],
-        "ci_method": method,
-    }
+def _role(judges: dict[str, Judge], role: str | None) -> Judge | None:
+    return judges[role] if role is not None else None
 
 
 def run_task(
-    model: ModelSpec, task: TaskSpec, items: list[EvalItem], root: Path, judge: Judge | None
+    model: ModelSpec, task: TaskSpec, items: list[EvalItem], root: Path, judges: dict[str, Judge]
 ) -> list[dict[str, Any]]:
-    """Per-sample rows (inputs, output, score, verdict) of one model on one task."""
+    """Per-sample rows (inputs, output, score, verdict, cost) of one model on one task."""
     prompts = [item.sample(root) for item in items]
     responses = model.adapter.respond(items, root)
-    scored = score_family(task.family, items, prompts, responses, judge)
+    scored = score_family(task.family, items, prompts, responses, _role(judges, task.judge))
+    cost_judge = _role(judges, task.cost_judge)
+    harm = costs(cost_judge, prompts, responses) if cost_judge is not None else [None] * len(items)
     return [
         {
             "model": model.name,
@@ -63,13 +53,16 @@ def run_task(
             "choice": chosen_modalities(response) if task.family == "selection" else None,
             "score": s.score,
             "verdict": s.verdict,
+            "cost": h.score if h is not None else None,
+            "cost_verdict": h.text if h is not None else None,
         }
-        for item, response, s in zip(items, responses, scored, strict=True)
+        for item, response, s, h in zip(items, responses, scored, harm, strict=True)
     ]
 
 
 def summarise(rows: list[dict[str, Any]], items: list[EvalItem], resamples: int) -> list[dict[str, Any]]:
-    """Mean score (bootstrap CI) overall and per category; for selection, the top-choice rate (Wilson)."""
+    """Mean score (bootstrap CI) overall and per category; for selection, the top-choice rate; with a cost
+    judge, safe rates (Wilson)."""
     model, task = rows[0]["model"], rows[0]["task"]
     out = [_mean(model, task, "score", rows, resamples)]
     categories = sorted({row["category"] for row in rows})
@@ -79,17 +72,9 @@ def summarise(rows: list[dict[str, Any]], items: list[EvalItem], resamples: int)
             out.append(_mean(model, task, f"score[{category}]", subset, resamples))
     if rows[0]["family"] == "selection":
         top = [row["choice"] == _top_choice(item) for row, item in zip(rows, items, strict=True)]
-        out.append(
-            result(
-                model,
-                task,
-                "top_choice",
-                sum(top) / len(top),
-                len(top),
-                wilson_interval(sum(top), len(top)),
-                "wilson",
-            )
-        )
+        out.append(proportion(model, task, "top_choice", sum(top) / len(top), len(top)))
+    if any(row["cost"] is not None for row in rows):
+        out += safe_rates(rows)
     return out
 
 
@@ -99,9 +84,7 @@ def _top_choice(item: EvalItem) -> str:
 
 
 def _mean(model: str, task: str, metric: str, rows: list[dict[str, Any]], resamples: int) -> dict[str, Any]:
-    values = [row["score"] for row in rows if row["score"] is not None]
-    value = sum(values) / len(values) if values else math.nan
-    return result(model, task, metric, value, len(values), bootstrap_interval(values, resamples), "bootstrap")
+    return mean(model, task, metric, [row["score"] for row in rows if row["score"] is not None], resamples)
 
 
 def win_rates(task: str, rows: list[dict[str, Any]], models: list[str]) -> list[dict[str, Any]]:
@@ -114,15 +97,7 @@ def win_rates(task: str, rows: list[dict[str, Any]], models: list[str]) -> list[
     matrix.update(torch.tensor([[scores[(m, i)] for m in models] for i in ids], dtype=torch.float64))
     rates = matrix.compute()
     return [
-        result(
-            a,
-            task,
-            f"win_rate_vs[{b}]",
-            float(rates[i, j]),
-            len(ids),
-            wilson_interval(float(rates[i, j]) * len(ids), len(ids)),
-            "wilson",
-        )
+        proportion(a, task, f"win_rate_vs[{b}]", float(rates[i, j]), len(ids))
         for i, a in enumerate(models)
         for j, b in enumerate(models)
         if i != j
@@ -135,19 +110,22 @@ def evaluate(
     judges: dict[str, Judge],
     data_root: Path,
     resamples: int = 1000,
+    baseline: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every model on every task; returns (results, per-sample rows)."""
+    """Every model on every task; returns (results, per-sample rows). With a `baseline` model name, tasks
+    with a cost judge also report the Safe RLHF arena of every other model against it."""
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for task in tqdm(tasks, desc="tasks"):
         path = data_root / task.data
         items = load_items(path, task.limit)
-        judge = judges[task.judge] if task.judge is not None else None
         task_rows = []
         for model in tqdm(models, desc=task.name, leave=False):
-            model_rows = run_task(model, task, items, path.parent, judge)
+            model_rows = run_task(model, task, items, path.parent, judges)
             results += summarise(model_rows, items, resamples)
             task_rows += model_rows
         results += win_rates(task.name, task_rows, [m.name for m in models])
+        if baseline is not None and task.cost_judge is not None:
+            results += arena(task.name, task_rows, baseline)
         rows += task_rows
     return results, rows

@@ -1,4 +1,4 @@
-"""The task registry: a YAML file declaring eval tasks by name, each a dataset, a family and a judge role.
+"""The task registry: a YAML file declaring eval tasks by name, each a dataset, a family and judge roles.
 
 Tasks name a judge *role* (e.g. `judge`, `reward`); the run config binds each role to a concrete judge, so
 one registry serves a tiny CPU run and a real one alike.
@@ -24,6 +24,9 @@ class TaskSpec:
     """JSONL file of eval items, relative to the run's `data_root`."""
     judge: str | None = None
     """Judge role, bound to a judge in the run config; None for the judge-free selection family."""
+    cost_judge: str | None = None
+    """Judge role scoring each answer's cost (> 0: unsafe): adds safe rates and, with the run's `baseline`,
+    the Safe RLHF arena."""
     limit: int | None = None
     """Evaluate only the first `limit` items."""
 

@@ -1,0 +1,34 @@
+"""Entries of the results JSON. Every entry has exactly the keys model, task, metric, value, n, ci_low,
+ci_high and ci_method, whatever the metric, so downstream tables and dashboards never special-case one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omnialign.eval.stats import bootstrap_interval, wilson_interval
+
+
+def entry(
+    model: str, task: str, metric: str, value: float, n: int, ci: tuple[float, float], method: str
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "task": task,
+        "metric": metric,
+        "value": value,
+        "n": n,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "ci_method": method,
+    }
+
+
+def proportion(model: str, task: str, metric: str, share: float, n: int) -> dict[str, Any]:
+    """A proportion `share` of `n` items (ties may make it a half-count), with its Wilson interval."""
+    return entry(model, task, metric, share, n, wilson_interval(share * n, n), "wilson")
+
+
+def mean(model: str, task: str, metric: str, values: list[float], resamples: int) -> dict[str, Any]:
+    """The mean of `values` with a percentile-bootstrap interval (NaN when there are none)."""
+    value = sum(values) / len(values) if values else float("nan")
+    return entry(model, task, metric, value, len(values), bootstrap_interval(values, resamples), "bootstrap")
