@@ -1,4 +1,5 @@
-"""Evaluate models on eval-anything tasks: `uv run apps/evaluate.py --config configs/eval/tiny.yaml`.
+"""Evaluate models on eval-anything tasks: `uv run apps/evaluate.py tasks --config configs/eval/tiny.yaml`;
+score-model benchmarks: `uv run apps/evaluate.py scores --config configs/eval/reward.yaml`.
 
 Writes results.json, samples.jsonl and report/report.html under `output_dir`. `--print_config` shows the
 resolved config. All logic lives in `omnialign.eval.cli`; this file only starts it.

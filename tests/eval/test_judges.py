@@ -127,3 +127,15 @@ def test_local_generator_answers_and_is_judged(stub_url, data, tmp_path):
     assert (row["id"], row["score"]) == ("u-text", 0.75)
     (again,) = generator.respond(load_items(data / "understanding.jsonl", limit=1), data)
     assert again == (Part.of_text(row["output"]),)
+
+
+@pytest.mark.slow
+def test_multimodal_generator_batched_equals_one_by_one(data):
+    """tiny:qwen2-vl answers text, image and video prompts in one left-padded batch exactly as it answers
+    each alone: padding and media batching do not change greedy answers."""
+    generator = LocalGenerator(BackboneOptions(name="tiny:qwen2-vl"), max_new_tokens=3, batch_size=3)
+    text, image, _, video = load_items(data / "understanding.jsonl")
+    batched = generator.respond([text, image, video], data)
+    alone = [generator.respond([item], data)[0] for item in (text, image, video)]
+    assert batched == alone
+    assert all(answer[0].type == "text" for answer in batched)

@@ -36,6 +36,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_metrics_synchronise_across_two_gloo_processes(tmp_path):
     """Each rank sees every other row; both ranks must compute the full-data, hand-computed values."""
     port = str(_free_port())

@@ -35,7 +35,7 @@ def run_dir(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("eval")
     write_eval_fixture(work / "eval-data")
     config = ROOT / "configs/eval/tiny.yaml"
-    args = ["--config", str(config), "--registry", str(ROOT / "configs/eval/registry.yaml")]
+    args = ["tasks", "--config", str(config), "--registry", str(ROOT / "configs/eval/registry.yaml")]
     args += ["--data_root", str(work / "eval-data"), "--output_dir", str(work / "out")]
     with chdir(work):  # the config's response files are relative to where the app runs
         main(args)

@@ -1,5 +1,5 @@
-"""`apps/evaluate.py`'s logic: parse a strict run config, evaluate, write results JSON, per-sample JSONL and
-the HTML report.
+"""`apps/evaluate.py`'s logic: parse a strict run config, evaluate (eval-anything tasks, or a score model's
+benchmark), write results JSON, per-sample JSONL and the HTML report.
 
 Outputs under `output_dir`: `results.json` (a list of entries with exactly the keys model, task, metric,
 value, n, ci_low, ci_high, ci_method), `samples.jsonl` (one row per model × item: inputs, output, score,
@@ -14,9 +14,12 @@ from pathlib import Path
 from jsonargparse import auto_cli
 
 from omnialign.eval.judges import Judge
-from omnialign.eval.report import write_report
+from omnialign.eval.report import write_report, write_score_report
 from omnialign.eval.runner import ModelSpec, evaluate
+from omnialign.eval.scoring import ScoreKind, ScoreSubset, score_pairs, summarise_scores
 from omnialign.eval.tasks import load_registry
+from omnialign.models.backbone import BackboneOptions, load_processor
+from omnialign.models.score import ScoreModel
 
 
 def run(
@@ -54,15 +57,66 @@ def run(
     if baseline is not None and baseline not in {m.name for m in models}:
         raise ValueError(f"baseline '{baseline}' is not one of the models")
     results, rows = evaluate(models, selected, judges, Path(data_root), resamples, baseline)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    with (out / "samples.jsonl").open("w") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    out = _write(results, rows, Path(output_dir))
     write_report(results, rows, out / "report")
     return out
 
 
+def scores(
+    model: str,
+    subsets: list[ScoreSubset],
+    output_dir: str,
+    kind: ScoreKind = "reward",
+    head: str | None = None,
+    processor: str | None = None,
+    schema: str = "pku-saferlhf",
+    dimension: str = "better",
+    batch_size: int = 8,
+    media_root: str | None = None,
+) -> Path:
+    """Benchmark a trained reward or cost model on preference pairs, per subset; same three outputs.
+
+    Args:
+        model: Folder written by `ScoreModel.save_pretrained`.
+        subsets: Named groups of preference files, each reported on its own.
+        output_dir: Where results.json, samples.jsonl and report/ are written.
+        kind: `reward` (preference accuracy, margin) or `cost` (ranking and sign accuracy).
+        head: Score head to read; default: the one named like `kind`.
+        processor: Tokenizer/processor location when not in `model` (e.g. `tiny:llama`).
+        schema: Record schema of the files.
+        dimension: Preference dimension that decides the chosen response (PKU-SafeRLHF: `better`,
+            `safer`; align-anything: `overall`, ...).
+        batch_size: Pairs per forward pass.
+        media_root: Folder relative media paths are resolved against.
+    """
+    score_model = ScoreModel.from_pretrained(model)
+    loaded = load_processor(BackboneOptions(name=processor or model))
+    metric, rows = score_pairs(
+        score_model,
+        loaded,
+        subsets,
+        kind,
+        head or kind,
+        schema=schema,
+        dimension=dimension,
+        batch_size=batch_size,
+        media_root=media_root,
+    )
+    results = summarise_scores(Path(model).name, kind, metric, rows)
+    out = _write(results, rows, Path(output_dir))
+    write_score_report(results, rows, kind, out / "report")
+    return out
+
+
+def _write(results: list[dict], rows: list[dict], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    with (out / "samples.jsonl").open("w") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return out
+
+
 def main(args: list[str] | None = None) -> Path:
-    """Command line: `--config run.yaml`, every option also a flag; unknown keys are errors."""
-    return auto_cli(run, args=args, as_positional=False)
+    """Subcommands `tasks` (eval-anything tasks) and `scores` (score-model benchmarks), each taking
+    `--config run.yaml` with every option also a flag; unknown keys are errors."""
+    return auto_cli({"tasks": run, "scores": scores}, args=args, as_positional=False)

@@ -115,6 +115,31 @@ def score_histogram(task: str, rows: Rows, path: Path) -> str:
     return _save(figure, path)
 
 
+def score_distribution(rows: Rows, kind: str, path: Path) -> str:
+    """Reward models: chosen vs rejected scores; cost models: costs of safe vs unsafe responses around the
+    zero line that separates them."""
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        first, second = row["scores"]
+        if kind == "reward":
+            chosen = row["chosen"]
+            groups.setdefault("chosen", []).append(row["scores"][chosen])
+            groups.setdefault("rejected", []).append(row["scores"][1 - chosen])
+        else:
+            for score, safe in zip((first, second), row["is_safe"], strict=True):
+                if safe != -1:
+                    groups.setdefault("safe" if safe else "unsafe", []).append(score)
+    figure, axis = plt.subplots(figsize=(5, 3))
+    for name, values in groups.items():
+        axis.hist(values, bins=15, alpha=0.5, label=name)
+    if kind == "cost":
+        axis.axvline(0.0, color="black", linewidth=1)
+    axis.set_xlabel(kind)
+    axis.set_title(f"{kind} distribution")
+    axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
 def _table(results: Rows) -> str:
     head = "".join(f"<th>{k}</th>" for k in ("model", "task", "metric", "value", "n", "95% CI"))
     body = "".join(
@@ -124,6 +149,27 @@ def _table(results: Rows) -> str:
         for r in results
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _page(results: Rows, sections: list[str], directory: Path) -> Path:
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>OmniAlign evaluation</title></head><body>"
+        f"<h1>OmniAlign evaluation</h1><h2>Results</h2>{_table(results)}{''.join(sections)}</body></html>"
+    )
+    path = directory / "report.html"
+    path.write_text(page)
+    return path
+
+
+def _images(names: list[str]) -> str:
+    return "".join(f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' for name in names)
+
+
+def write_score_report(results: Rows, rows: Rows, kind: str, directory: Path) -> Path:
+    """`report.html` for a score-model benchmark: the results table and the score distribution."""
+    directory.mkdir(parents=True, exist_ok=True)
+    image = score_distribution(rows, kind, directory / f"{kind}-distribution.png")
+    return _page(results, [f"<section><h2>{kind} model</h2>{_images([image])}</section>"], directory)
 
 
 def write_report(results: Rows, rows: Rows, directory: Path) -> Path:
@@ -143,12 +189,5 @@ def write_report(results: Rows, rows: Rows, directory: Path) -> Path:
             )
         if any(r["task"] == task and r["metric"].startswith("arena_vs[") for r in results):
             images.append(arena_bars(task, results, directory / f"{task}-arena.png"))
-        tags = "".join(f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' for name in images)
-        sections.append(f"<section><h2>{html.escape(task)}</h2>{tags}</section>")
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>OmniAlign evaluation</title></head><body>"
-        f"<h1>OmniAlign evaluation</h1><h2>Results</h2>{_table(results)}{''.join(sections)}</body></html>"
-    )
-    path = directory / "report.html"
-    path.write_text(page)
-    return path
+        sections.append(f"<section><h2>{html.escape(task)}</h2>{_images(images)}</section>")
+    return _page(results, sections, directory)
