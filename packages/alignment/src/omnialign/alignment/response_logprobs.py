@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from omnialign.alignment.ops import token_logprobs
 from omnialign.data.collate import model_inputs
+from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
@@ -59,3 +60,13 @@ def response_token_logprobs(model: nn.Module, batch: dict[str, Tensor], temperat
     out = torch.zeros(mask.shape, dtype=picked.dtype, device=picked.device)
     out[:, 1:][predicts] = picked
     return out
+
+
+def response_parts(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The response mask split by modality (`text`, `image`) for interleaved batches (those with a
+    `response_part` label), so objectives can report and weigh each part; empty for text-only batches."""
+    if RESPONSE_PART not in batch:
+        return {}
+    mask = batch["response_mask"].bool()
+    image = batch[RESPONSE_PART].bool() & mask
+    return {"text": mask & ~image, "image": image}

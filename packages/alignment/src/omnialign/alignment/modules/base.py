@@ -13,7 +13,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from transformers import PreTrainedModel
 
 from omnialign.alignment.optim import ScheduleOptions, build_schedule
-from omnialign.alignment.response_logprobs import response_token_logprobs
+from omnialign.alignment.response_logprobs import response_parts, response_token_logprobs
 from omnialign.data.collate import per_sequence_sum
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
@@ -37,7 +37,11 @@ class AlignmentModule(LightningModule):
         self.backbone_options = backbone or BackboneOptions()
         self.optimizer_factory = optimizer
         self.schedule = schedule or ScheduleOptions()
-        self.processor = load_processor(self.backbone_options)
+        self.processor = self.build_processor()
+
+    def build_processor(self):
+        """What the datamodule encodes with; objectives whose networks are not causal LMs override it."""
+        return load_processor(self.backbone_options)
 
     def announce_sharded_construction(self) -> None:
         """Under DeepSpeed ZeRO-3, register the engine config with transformers before any network is built.
@@ -93,8 +97,19 @@ class PolicyModule(AlignmentModule):
 
     def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed log-probs of each sequence's response tokens, and their count."""
+        return self.response_logprobs_by_part(model, batch)[:2]
+
+    def response_logprobs_by_part(
+        self, model: torch.nn.Module, batch: dict
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+        """As `response_logprobs`, plus the same pair per modality of an interleaved response
+        (`{"text": (logps, counts), "image": ...}`, empty for text-only batches), from the same forward."""
         per_token = response_token_logprobs(model, batch)
-        return per_sequence_sum(per_token, batch), per_sequence_sum(batch["response_mask"], batch)
+        parts = {
+            name: (per_sequence_sum(per_token * mask, batch), per_sequence_sum(mask.float(), batch))
+            for name, mask in response_parts(batch).items()
+        }
+        return per_sequence_sum(per_token, batch), per_sequence_sum(batch["response_mask"], batch), parts
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the

@@ -29,12 +29,16 @@ class SFTModule(PolicyModule):
         self.save_hyperparameters(ignore=["optimizer"])
 
     def _step(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-        out = sft_nll(*self.response_logprobs(self.policy, batch), averaging=self.loss_averaging)
+        logps, counts, parts = self.response_logprobs_by_part(self.policy, batch)
+        out = sft_nll(logps, counts, averaging=self.loss_averaging)
         if self.loss_averaging == "token":
             loss = out.loss.sum() / out.num_tokens.sum().clamp_min(1.0)
         else:
             loss = out.loss.mean()
-        self.log_metrics(prefix, {"loss": loss, "tokens": out.num_tokens}, out.num_tokens.shape[0])
+        # per-token NLL of each modality of interleaved responses (text, image codes), for monitoring
+        per_part = {f"nll/{name}": -lp.sum() / n.sum().clamp_min(1.0) for name, (lp, n) in parts.items()}
+        metrics = {"loss": loss, "tokens": out.num_tokens, **per_part}
+        self.log_metrics(prefix, metrics, out.num_tokens.shape[0])
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
