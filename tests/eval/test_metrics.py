@@ -12,7 +12,7 @@ import pytest
 import torch
 from metric_cases import CASES, run_case
 
-from omnialign.eval.metrics import PreferenceAccuracy
+from omnialign.eval.metrics import ModerationMetrics, PreferenceAccuracy
 
 HERE = Path(__file__).parent
 
@@ -28,6 +28,22 @@ def test_preference_accumulates_over_updates():
     metric.update(torch.tensor([1.0]), torch.tensor([0.0]))
     metric.update(torch.tensor([0.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 1.0]))
     assert metric.compute()["accuracy"].item() == pytest.approx(0.25)  # 1 of 4, not (1 + 0)/2
+
+
+def test_moderation_ignores_unlabelled_entries():
+    """Category a, row 2 unlabelled (-1), must not count: predicted 1, 1 vs labels 1, 0 → precision ½,
+    recall 1; AUROC: positive .9 above negative .7 → 1. (Counted as a negative, its .2 would not change
+    these, so b checks the other way: row 1's -1 at .8 would be a false positive.) b: predicted 1, 0, 1 on
+    labels -1, 0, 1 → precision 1, recall 1."""
+    metric = ModerationMetrics(["a", "b"], ignore_index=-1)
+    metric.update(
+        torch.tensor([[0.9, 0.8], [0.2, 0.1], [0.7, 0.6]]), torch.tensor([[1, -1], [-1, 0], [0, 1]])
+    )
+    result = {key: value.item() for key, value in metric.compute().items()}
+    assert result["precision/a"] == pytest.approx(0.5)
+    assert result["recall/a"] == pytest.approx(1.0)
+    assert result["auroc/a"] == pytest.approx(1.0)
+    assert (result["precision/b"], result["recall/b"], result["auroc/b"]) == pytest.approx((1.0, 1.0, 1.0))
 
 
 def _free_port() -> int:

@@ -76,10 +76,34 @@ def test_cost_benchmark_sign_accuracy_recounts(saved):
     assert results["sign_accuracy"]["n"] == len(signs) > 0
 
 
-@pytest.mark.parametrize("command", ["tasks", "scores"])
-def test_shipped_eval_configs_parse_strictly(command, capsys):
-    config = ROOT / "configs/eval" / ("tiny.yaml" if command == "tasks" else "reward.yaml")
+@pytest.mark.parametrize(
+    ("command", "config"),
+    [("tasks", "tiny.yaml"), ("scores", "reward.yaml"), ("moderation", "moderation.yaml")],
+)
+def test_shipped_eval_configs_parse_strictly(command, config, capsys):
+    config = ROOT / "configs/eval" / config
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--config", str(config), "--print_config"])
     assert exit_info.value.code in (None, 0)
     assert "output_dir" in capsys.readouterr().out
+
+
+def test_moderation_benchmark_per_category(tmp_path):
+    """A 3-head moderation model on SafeSora label prompts: every per-category metric is reported, recall's
+    n is that category's labelled positives, and the per-category bars open."""
+    options = BackboneOptions(name="tiny:llama", seed=7)
+    heads = ["violence", "porn", "unsafe"]
+    model = build_score_model(options, load_processor(options), ScoreConfig(heads=heads))
+    model.save_pretrained(tmp_path / "mod")
+    fixture = write_fixture(tmp_path / "d", "safesora/labels", rows=8)
+    args = ["moderation", "--model", str(tmp_path / "mod"), "--processor", "tiny:llama", "--inputs", "prompt"]
+    out = main([*args, "--files", json.dumps([str(fixture.path)]), "--output_dir", str(tmp_path / "out")])
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    results = {r["metric"]: r for r in json.loads((out / "results.json").read_text())}
+    for name in ("precision", "recall", "f1", "auroc"):
+        assert {f"{name}/{h}" for h in heads} | {name} <= results.keys()
+    assert results["f1/porn"]["ci_low"] is None  # F1 is no proportion: no interval, and strict JSON
+    positives = sum(r["labels"]["unsafe"] == 1 for r in rows)
+    assert len(rows) == 8 and results["recall/unsafe"]["n"] == positives
+    with Image.open(out / "report/moderation-categories.png") as image:
+        assert image.format == "PNG"

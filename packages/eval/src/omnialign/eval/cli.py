@@ -13,8 +13,11 @@ from pathlib import Path
 
 from jsonargparse import auto_cli
 
+from omnialign.data.datamodules.moderation import ModerationInputs
 from omnialign.eval.judges import Judge
-from omnialign.eval.report import write_report, write_score_report
+from omnialign.eval.moderation_eval import score_moderation, summarise_moderation
+from omnialign.eval.report import write_moderation_report, write_report, write_score_report
+from omnialign.eval.results import as_json
 from omnialign.eval.runner import ModelSpec, evaluate
 from omnialign.eval.scoring import ScoreKind, ScoreSubset, score_pairs, summarise_scores
 from omnialign.eval.tasks import load_registry
@@ -108,15 +111,47 @@ def scores(
     return out
 
 
+def moderation(
+    model: str,
+    files: list[str],
+    output_dir: str,
+    processor: str | None = None,
+    schema: str = "safesora/labels",
+    inputs: ModerationInputs = "prompt+video",
+    batch_size: int = 8,
+    media_root: str | None = None,
+) -> Path:
+    """Benchmark a multi-label moderation model per harm category; same three outputs.
+
+    Args:
+        model: Folder written by `ScoreModel.save_pretrained`, one head per category it predicts.
+        files: SafeSora label (or eval-prompt) files.
+        output_dir: Where results.json, samples.jsonl and report/ are written.
+        processor: Tokenizer/processor location when not in `model` (e.g. `tiny:llama`).
+        schema: `safesora/labels` or `safesora/eval`.
+        inputs: What the classifier judges: `prompt` alone or `prompt+video`.
+        batch_size: Records per forward pass.
+        media_root: Folder relative media paths are resolved against.
+    """
+    score_model = ScoreModel.from_pretrained(model)
+    loaded = load_processor(BackboneOptions(name=processor or model))
+    metric, rows = score_moderation(score_model, loaded, files, schema, inputs, batch_size, media_root)
+    results = summarise_moderation(Path(model).name, metric, rows)
+    out = _write(results, rows, Path(output_dir))
+    write_moderation_report(results, out / "report")
+    return out
+
+
 def _write(results: list[dict], rows: list[dict], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps(as_json(results), indent=2, allow_nan=False))
     with (out / "samples.jsonl").open("w") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in rows)
     return out
 
 
 def main(args: list[str] | None = None) -> Path:
-    """Subcommands `tasks` (eval-anything tasks) and `scores` (score-model benchmarks), each taking
-    `--config run.yaml` with every option also a flag; unknown keys are errors."""
-    return auto_cli({"tasks": run, "scores": scores}, args=args, as_positional=False)
+    """Subcommands `tasks` (eval-anything tasks), `scores` (reward/cost benchmarks) and `moderation`, each
+    taking `--config run.yaml` with every option also a flag; unknown keys are errors."""
+    commands = {"tasks": run, "scores": scores, "moderation": moderation}
+    return auto_cli(commands, args=args, as_positional=False)

@@ -140,6 +140,20 @@ def score_distribution(rows: Rows, kind: str, path: Path) -> str:
     return _save(figure, path)
 
 
+def moderation_bars(results: Rows, path: Path) -> str:
+    """Per-category F1 and AUROC of a moderation model (the per-category safety bars)."""
+    categories = [r["metric"].split("/", 1)[1] for r in results if r["metric"].startswith("f1/")]
+    figure, axis = plt.subplots(figsize=(max(5, len(categories) * 0.8), 3.5))
+    for offset, name in enumerate(("f1", "auroc")):
+        values = [next(r["value"] for r in results if r["metric"] == f"{name}/{c}") for c in categories]
+        axis.bar(np.arange(len(categories)) + offset * 0.4, values, 0.4, label=name)
+    axis.set_xticks(np.arange(len(categories)) + 0.2, categories, rotation=45, ha="right")
+    axis.set_ylim(0, 1)
+    axis.set_title("moderation: per-category F1 and AUROC")
+    axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
 def _table(results: Rows) -> str:
     head = "".join(f"<th>{k}</th>" for k in ("model", "task", "metric", "value", "n", "95% CI"))
     body = "".join(
@@ -170,6 +184,13 @@ def write_score_report(results: Rows, rows: Rows, kind: str, directory: Path) ->
     directory.mkdir(parents=True, exist_ok=True)
     image = score_distribution(rows, kind, directory / f"{kind}-distribution.png")
     return _page(results, [f"<section><h2>{kind} model</h2>{_images([image])}</section>"], directory)
+
+
+def write_moderation_report(results: Rows, directory: Path) -> Path:
+    """`report.html` for a moderation benchmark: the results table and the per-category bars."""
+    directory.mkdir(parents=True, exist_ok=True)
+    image = moderation_bars(results, directory / "moderation-categories.png")
+    return _page(results, [f"<section><h2>moderation</h2>{_images([image])}</section>"], directory)
 
 
 def write_report(results: Rows, rows: Rows, directory: Path) -> Path:

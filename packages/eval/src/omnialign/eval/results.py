@@ -1,8 +1,11 @@
 """Entries of the results JSON. Every entry has exactly the keys model, task, metric, value, n, ci_low,
-ci_high and ci_method, whatever the metric, so downstream tables and dashboards never special-case one."""
+ci_high and ci_method, whatever the metric, so downstream tables and dashboards never special-case one.
+A number that does not exist (no interval for F1, a mean over zero items) is written as null, never as the
+non-standard `NaN` that strict JSON parsers reject."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from omnialign.eval.stats import bootstrap_interval, wilson_interval
@@ -32,3 +35,8 @@ def mean(model: str, task: str, metric: str, values: list[float], resamples: int
     """The mean of `values` with a percentile-bootstrap interval (NaN when there are none)."""
     value = sum(values) / len(values) if values else float("nan")
     return entry(model, task, metric, value, len(values), bootstrap_interval(values, resamples), "bootstrap")
+
+
+def as_json(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with NaN replaced by None (JSON null)."""
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in e.items()} for e in entries]

@@ -30,15 +30,20 @@ class ModerationMetrics(Metric):
 
     full_state_update = False
 
-    def __init__(self, categories: list[str], threshold: float = 0.5) -> None:
+    def __init__(
+        self, categories: list[str], threshold: float = 0.5, ignore_index: int | None = None
+    ) -> None:
         """
         Args:
             categories: One name per label column, in the order of the model's heads.
             threshold: Probability at or above which a category is predicted.
+            ignore_index: Label value meaning "not labelled" (SafeSora's missing categories), left out of
+                every metric of its category.
         """
         super().__init__()
         self.categories = list(categories)
         self.threshold = threshold
+        self.ignore_index = ignore_index
         self.add_state("probs", [], dist_reduce_fx="cat")
         self.add_state("labels", [], dist_reduce_fx="cat")
 
@@ -52,9 +57,18 @@ class ModerationMetrics(Metric):
         size = len(self.categories)
         result: dict[str, Tensor] = {}
         for name, function in FUNCTIONS.items():
-            values = function(probs, labels, num_labels=size, threshold=self.threshold, average="none")
+            values = function(
+                probs,
+                labels,
+                num_labels=size,
+                threshold=self.threshold,
+                average="none",
+                ignore_index=self.ignore_index,
+            )
             result |= _named(name, values, self.categories)
-        auroc = multilabel_auroc(probs, labels, num_labels=size, average="none")
+        auroc = multilabel_auroc(
+            probs, labels, num_labels=size, average="none", ignore_index=self.ignore_index
+        )
         return result | _named("auroc", auroc, self.categories)
 
 
