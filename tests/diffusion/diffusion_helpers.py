@@ -1,0 +1,41 @@
+"""Tiny generators trained on the shipped data/tiny fixtures: the preferred image or video is bright, the
+other dark, so a generator aligned with the preference denoises bright media better than its reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+
+from omnialign.alignment.modules.diffusion import DiffusionModule
+from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
+
+TINY = Path(__file__).resolve().parents[2] / "data" / "tiny"
+
+
+def media_pairs(schema: str, batch_size: int = 8, **kwargs) -> MediaPreferenceDataModule:
+    """Train and val pairs of an align-anything text-to-<media> subset (or SafeSora) from data/tiny."""
+    folder = {"safesora/pairs": "safesora"}.get(schema, schema)
+    name = "config-train.json.gz" if schema == "safesora/pairs" else "train.parquet"
+    return MediaPreferenceDataModule(
+        schema=schema,
+        train_files=[str(TINY / "train" / folder / name)],
+        val_files=[str(TINY / "val" / folder / name)],
+        batch_size=batch_size,
+        **kwargs,
+    )
+
+
+def fit(module: DiffusionModule, data: MediaPreferenceDataModule, epochs: int, root: Path) -> pl.Trainer:
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=root,
+    )
+    trainer.fit(module, datamodule=data)
+    return trainer
