@@ -3,11 +3,13 @@ loaded from a path (the configurable-weights route), against hand-computed value
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 from torch import Tensor, nn
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
 from omnialign.eval.metrics import build_generation_metric
 
@@ -71,3 +73,41 @@ def test_kid_is_larger_for_a_shifted_set(channel_means_path):
     near, _ = same.compute()
     far, _ = shifted.compute()
     assert abs(near.item()) < 1e-3 * far.item() and math.isfinite(far.item())
+
+
+def _tiny_clip(tmp_path):
+    """A random 1-layer CLIP and a 5-word tokenizer, built offline."""
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2, "cat</w>": 3, "dog</w>": 4}
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
+    layers = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    text = {**layers, "vocab_size": 5, "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1}
+    config = CLIPConfig(
+        text_config={**text, "pad_token_id": 1},
+        vision_config={**layers, "image_size": 32, "patch_size": 8},
+        projection_dim=8,
+    )
+    torch.manual_seed(0)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return CLIPModel(config).eval(), CLIPProcessor(image_processor=images, tokenizer=tokenizer)
+
+
+def test_clip_score_is_100_times_the_clamped_cosine(tmp_path):
+    """CLIPScore = mean over pairs of 100 · max(cos(image features, text features), 0), recomputed here from
+    the tiny model's own projected features."""
+    model, processor = _tiny_clip(tmp_path)
+    metric = build_generation_metric("clip_score", clip_model=lambda: (model, processor))
+    images = torch.randint(
+        0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
+    captions = ["a cat", "a dog"]
+    metric.update(images, captions)
+    with torch.no_grad():
+        pixels = processor(images=list(images), return_tensors="pt")["pixel_values"]
+        tokens = processor(text=captions, return_tensors="pt", padding=True)
+        image_features = model.get_image_features(pixel_values=pixels).pooler_output
+        text_features = model.get_text_features(**tokens).pooler_output
+    cosine = torch.nn.functional.cosine_similarity(image_features, text_features)
+    assert (cosine > 0).any()  # otherwise the check below would compare 0 with 0
+    assert metric.compute().item() == pytest.approx((100 * cosine.clamp_min(0)).mean().item(), rel=1e-4)
