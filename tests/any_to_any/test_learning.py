@@ -15,8 +15,11 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
 
+from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.alignment.modules.sft import SFTModule
+from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.datamodules.sft import SFTDataModule
+from omnialign.data.fixtures import write_fixture
 from omnialign.models.backbone import BackboneOptions
 
 
@@ -36,6 +39,14 @@ def _flat_image(path, level: int):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (32, 32), (level, level, level)).save(path)
     return path
+
+
+def _flatten(path) -> None:
+    """Redraw a fixture image as a flat colour of its own mean brightness (about 51 or 204, with the jitter
+    its noise gave the mean), so the planted brightness reaches the codes of the random tiny VQ."""
+    with Image.open(path) as image:
+        level = round(sum(image.convert("L").getdata()) / (image.width * image.height))
+    Image.new("RGB", (32, 32), (level, level, level)).save(path)
 
 
 def _sft_rows(root, rows: int, first: int = 0) -> list[dict]:
@@ -78,3 +89,29 @@ def test_sft_on_interleaved_responses_lowers_the_loss_of_both_parts(tmp_path):
     assert before["val/nll/image"] > 3.5 and before["val/nll/text"] > 5.0  # chance level at the start
     assert after["val/nll/text"] < before["val/nll/text"] - 1.0
     assert after["val/nll/image"] < before["val/nll/image"] - 1.0
+
+
+@pytest.mark.slow
+def test_dpo_on_interleaved_pairs_learns_the_planted_image_preference(tmp_path):
+    """align-anything text+image -> text+image fixtures: the preferred answer's image is bright (0.8), the
+    other dark (0.2), and its text carries "indeed"; images flattened (see `_flatten`). Held-out statistic:
+    the policy's image-part log-prob margin (chosen minus rejected codes, summed over 16 codes). Measured:
+    +0.09 -> +9.0 nats after 12 steps on 8 pairs; asked: a rise of at least 4 nats, positive on every pair."""
+    seed_everything(0)
+    fmt = "align-anything/text-image-to-text-image"
+    train = write_fixture(tmp_path / "train", fmt, rows=8, seed=0)
+    val = write_fixture(tmp_path / "val", fmt, rows=4, seed=1)
+    for path in (*train.media, *val.media):
+        _flatten(path)
+    data = PreferenceDataModule([str(train.path)], [str(val.path)], schema=fmt, batch_size=4)
+    module = DPOModule(
+        backbone=BackboneOptions(name="tiny:janus"),
+        beta=0.1,
+        optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
+    )
+    before = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
+    _trainer(tmp_path, max_steps=12).fit(module, datamodule=data)
+    after = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
+    print({k: (round(before[k], 2), round(after[k], 2)) for k in before})
+    assert after["val/logps/image/margins"] > before["val/logps/image/margins"] + 4.0
+    assert after["val/logps/image/accuracies"] == 1.0

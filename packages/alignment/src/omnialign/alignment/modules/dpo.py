@@ -172,8 +172,14 @@ class DPOModule(PolicyModule):
         return out.losses.mean(), metrics
 
     def _loss(self, batch: dict, split: str) -> tuple[Tensor, dict[str, Tensor]]:
+        logps, counts, parts = self.response_logprobs_by_part(self.policy, batch)
+        loss, metrics = self._objective(batch, split, logps, counts)
+        return loss, {**metrics, **_part_margins(parts, batch["targets"]["chosen"])}
+
+    def _objective(
+        self, batch: dict, split: str, logps: Tensor, counts: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         chosen_index = batch["targets"]["chosen"]
-        logps, counts = self.response_logprobs(self.policy, batch)
         if self.loss_name == "kto":
             return self._kto_loss(batch, logps)
         logp_w, logp_l = pair_by_winner(logps, chosen_index)
@@ -214,3 +220,14 @@ class DPOModule(PolicyModule):
         loss, metrics = self._loss(batch, "val")
         self.log_metrics("val", {"loss": loss, **metrics}, batch["targets"]["chosen"].shape[0])
         return loss
+
+
+def _part_margins(parts: dict[str, tuple[Tensor, Tensor]], chosen_index: Tensor) -> dict[str, Tensor]:
+    """Per modality of interleaved responses: the policy's chosen-minus-rejected summed log-prob per pair,
+    and how often it is positive (which part of the response the policy has learnt to prefer)."""
+    metrics = {}
+    for name, (logps, _) in parts.items():
+        winner, loser = pair_by_winner(logps, chosen_index)
+        metrics[f"logps/{name}/margins"] = (winner - loser).detach()
+        metrics[f"logps/{name}/accuracies"] = (winner > loser).float()
+    return metrics
