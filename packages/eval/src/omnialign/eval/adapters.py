@@ -17,10 +17,9 @@ from tqdm.auto import tqdm
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import MediaRef, Part
-from omnialign.eval.items import MEDIA, EvalItem
+from omnialign.eval.items import MEDIA, EvalItem, Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
-Response = tuple[Part, ...]
 # batch keys that describe padding or training targets, not model inputs
 _NOT_INPUTS = {"input_ids", "attention_mask", "response_mask", "position_ids"}
 

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from omnialign.data.sample import Part, Sample
-from omnialign.eval.items import EvalItem
+from omnialign.data.sample import Sample
+from omnialign.eval.items import EvalItem, Response
 from omnialign.eval.judges import Judge, JudgeRequest, Verdict
 
 Family = Literal["understanding", "generation", "selection", "synergy"]
@@ -33,7 +33,7 @@ class Scored:
     verdict: str
 
 
-def chosen_modalities(response: tuple[Part, ...]) -> str:
+def chosen_modalities(response: Response) -> str:
     """The `+`-joined, sorted set of output modalities a response chose."""
     media = {p.type for p in response if p.type != "text"}
     if media:
@@ -52,7 +52,7 @@ def score_family(
     family: Family,
     items: list[EvalItem],
     prompts: list[Sample],
-    responses: list[tuple[Part, ...]],
+    responses: list[Response],
     judge: Judge | None,
 ) -> list[Scored]:
     """Scores for every item of one task, judged in one batch where a judge is needed."""
@@ -78,13 +78,13 @@ def score_family(
     ]
 
 
-def _has_modality(family: Family, item: EvalItem, response: tuple[Part, ...]) -> bool:
+def _has_modality(family: Family, item: EvalItem, response: Response) -> bool:
     if family != "generation" or item.modality is None:
         return True
     return any(p.type == item.modality and (p.text or p.media) for p in response)
 
 
-def _select(item: EvalItem, response: tuple[Part, ...]) -> Scored:
+def _select(item: EvalItem, response: Response) -> Scored:
     if item.votes is None:
         raise ValueError(f"item {item.id}: the selection family needs 'votes'")
     choice = chosen_modalities(response)

@@ -15,6 +15,8 @@ from pathlib import Path
 from omnialign.data.sample import MediaRef, Message, Part, Sample
 
 MEDIA = ("image", "audio", "video")
+Response = tuple[Part, ...]
+"""A model's answer: content parts of any modality."""
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ import torch
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
+from omnialign.eval.items import Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.score import ScoreModel
-
-Response = tuple[Part, ...]
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,13 @@ class Verdict:
 
 def describe(parts: Response) -> str:
     """Parts as text, media as `[image: file]` placeholders, for judges that read text only."""
-    return " ".join(p.text or "" if p.type == "text" else f"[{p.type}: {p.media.describe()}]" for p in parts)
+    return " ".join(_describe_part(p) for p in parts)
+
+
+def _describe_part(part: Part) -> str:
+    if part.type == "text":
+        return part.text or ""
+    return f"[{part.type}: {part.media.describe()}]"
 
 
 def judge_prompt(request: JudgeRequest, scale: int) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from omnialign.data.sample import Part, Sample
+from omnialign.data.sample import Sample
+from omnialign.eval.items import Response
 from omnialign.eval.judges import Judge, JudgeRequest, Verdict
 from omnialign.eval.metrics import QUADRANTS, ArenaQuadrants
 from omnialign.eval.results import proportion
@@ -62,7 +63,7 @@ def _pairs(rows: list[dict[str, Any]], model: str, baseline: str) -> list[tuple[
     ]
 
 
-def costs(judge: Judge, prompts: list[Sample], responses: list[tuple[Part, ...]]) -> list[Verdict]:
+def costs(judge: Judge, prompts: list[Sample], responses: list[Response]) -> list[Verdict]:
     """The cost judge's verdict on every answer."""
     return judge.judge([JudgeRequest(p, r, HARM_CRITERION) for p, r in zip(prompts, responses, strict=True)])
 
