@@ -73,12 +73,17 @@ def _train_backend(vocab_size: int) -> Tokenizer:
 
 
 def build_tiny_tokenizer(
-    vocab_size: int = 512, extra_special_tokens: tuple[str, ...] = (), chat_template: str = CHATML_TEMPLATE
+    vocab_size: int = 512,
+    extra_special_tokens: tuple[str, ...] = (),
+    chat_template: str = CHATML_TEMPLATE,
+    **named_tokens: str,
 ) -> PreTrainedTokenizerFast:
     """A fresh transformers tokenizer (`<|im_end|>` as EOS, `<|endoftext|>` as pad), ChatML by default.
 
     A model family's own markers (`<|image_pad|>`, `<image>`, `<|AUDIO|>` ...) come as `extra_special_tokens`:
     they get ids after the trained vocabulary, so the text tokens are the same ids for every family.
+    `named_tokens` (e.g. `image_token="<image>"`) become tokenizer attributes that are saved with it, for
+    processors that read their markers from the tokenizer (Janus).
     """
     backend = Tokenizer.from_str(_train_backend(vocab_size).to_str())  # a copy: callers may mutate theirs
     tokenizer = PreTrainedTokenizerFast(
@@ -88,6 +93,7 @@ def build_tiny_tokenizer(
         additional_special_tokens=[IM_START, IMAGE_TOKEN, AUDIO_TOKEN, VIDEO_TOKEN, *extra_special_tokens],
         padding_side="right",
         model_max_length=2048,
+        **named_tokens,
     )
     tokenizer.chat_template = chat_template
     return tokenizer

@@ -49,11 +49,14 @@ JANUS_TEMPLATE = (
 
 
 def janus_processor() -> JanusProcessor:
+    # JanusProcessor reads its markers from tokenizer attributes, as the hub tokenizer provides them
     tokenizer = build_tiny_tokenizer(
-        extra_special_tokens=(JANUS_IMAGE_TOKEN, JANUS_BOI, JANUS_EOI), chat_template=JANUS_TEMPLATE
+        extra_special_tokens=(JANUS_IMAGE_TOKEN, JANUS_BOI, JANUS_EOI),
+        chat_template=JANUS_TEMPLATE,
+        image_token=JANUS_IMAGE_TOKEN,
+        boi_token=JANUS_BOI,
+        eoi_token=JANUS_EOI,
     )
-    # JanusProcessor reads its markers from these tokenizer attributes, as the hub tokenizer provides them
-    tokenizer.image_token, tokenizer.boi_token, tokenizer.eoi_token = JANUS_IMAGE_TOKEN, JANUS_BOI, JANUS_EOI
     image_processor = JanusImageProcessor(
         size={"height": JANUS_SIDE, "width": JANUS_SIDE},
         min_size=4,
