@@ -15,6 +15,7 @@ from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS, encoder_f
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.any_to_any.tiny_janus import JANUS_CODEBOOK, JANUS_IMAGE_TOKENS
+from omnialign.models.backbone import BackboneOptions, load_causal_lm
 
 
 def _batch(processor, images, response: tuple[Part, ...]) -> dict[str, torch.Tensor]:
@@ -67,3 +68,29 @@ def test_image_codes_score_with_the_generation_head(janus_model, janus_processor
     assert int(image.sum()) == JANUS_IMAGE_TOKENS
     scored = batch["response_mask"][0].bool()
     assert torch.all(ours[0][scored] < 0) and torch.all(ours[0][~scored] == 0)
+
+
+def test_code_cache_reads_codes_back_without_the_vq(janus_processor, images, tmp_path):
+    """First call: 2 distinct images encoded and written; second call: both read from disk (the VQ is made
+    to fail); a VQ with other weights gets its own folder."""
+    pixels = torch.cat(
+        [
+            _batch(janus_processor, images, (Part.of_media(images[name]),))[RESPONSE_PIXELS]
+            for name in ("dark", "bright", "dark")
+        ]
+    )
+    model = load_causal_lm(BackboneOptions(name="tiny:janus", seed=0), janus_processor)
+    cached = adapter_for(model, str(tmp_path))
+    first = cached.image_codes(model, pixels)
+    assert torch.equal(first, adapter_for(model).image_codes(model, pixels))
+    assert len(list(tmp_path.glob("*/*.pt"))) == 2
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the VQ ran although every image is cached")
+
+    model.model.vqmodel.encode = fail
+    assert torch.equal(adapter_for(model, str(tmp_path)).image_codes(model, pixels), first)
+
+    other = load_causal_lm(BackboneOptions(name="tiny:janus", seed=1), janus_processor)
+    adapter_for(other, str(tmp_path)).image_codes(other, pixels)
+    assert len(list(tmp_path.glob("*"))) == 2 and len(list(tmp_path.glob("*/*.pt"))) == 4

@@ -36,12 +36,14 @@ def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
     return body, head
 
 
-def response_token_logprobs(model: nn.Module, batch: dict[str, Tensor], temperature: float = 1.0) -> Tensor:
+def response_token_logprobs(
+    model: nn.Module, batch: dict[str, Tensor], temperature: float = 1.0, code_cache: str | None = None
+) -> Tensor:
     """`[B, T]` log-prob of each response token given its prefix (zero outside `response_mask`).
 
     Any-to-any models (text and image codes in one stream) are scored by their family adapter, which knows
-    which head predicts which token."""
-    adapter = adapter_for(model)
+    which head predicts which token (`code_cache`: where they cache response images' codes)."""
+    adapter = adapter_for(model, code_cache)
     if adapter is not None:
         return adapter.response_token_logprobs(model, batch, temperature)
     parts = _body_and_head(model)

@@ -77,6 +77,9 @@ class BackboneOptions:
     """Seed for the random weights of a tiny model (ignored for pretrained weights)."""
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for `from_pretrained` (e.g. `revision`)."""
+    image_code_cache: str | None = None
+    """Any-to-any models: folder where the VQ codes of response images are cached by content hash (None:
+    encode them at every step)."""
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:

@@ -104,7 +104,7 @@ class PolicyModule(AlignmentModule):
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
         """As `response_logprobs`, plus the same pair per modality of an interleaved response
         (`{"text": (logps, counts), "image": ...}`, empty for text-only batches), from the same forward."""
-        per_token = response_token_logprobs(model, batch)
+        per_token = response_token_logprobs(model, batch, code_cache=self.backbone_options.image_code_cache)
         parts = {
             name: (per_sequence_sum(per_token * mask, batch), per_sequence_sum(mask.float(), batch))
             for name, mask in response_parts(batch).items()

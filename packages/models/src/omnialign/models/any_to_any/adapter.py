@@ -31,10 +31,13 @@ def base_model(model: nn.Module) -> nn.Module:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def adapter_for(model: nn.Module) -> AnyToAnyAdapter | None:
-    """The adapter of the model's family, or None for models that write text only."""
+def adapter_for(model: nn.Module, code_cache: str | None = None) -> AnyToAnyAdapter | None:
+    """The adapter of the model's family, or None for models that write text only; with `code_cache`, image
+    codes are cached in that folder (see `code_cache.CodeCache`)."""
+    from omnialign.models.any_to_any.code_cache import CodeCache
     from omnialign.models.any_to_any.janus import JanusAdapter
 
-    adapters: dict[str, AnyToAnyAdapter] = {"janus": JanusAdapter()}
     config = getattr(base_model(model), "config", None)
-    return adapters.get(getattr(config, "model_type", None))
+    if getattr(config, "model_type", None) != "janus":
+        return None
+    return JanusAdapter(CodeCache.at(code_cache) if code_cache else None)

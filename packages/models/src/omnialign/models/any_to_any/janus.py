@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 from omnialign.models.any_to_any.adapter import base_model
+from omnialign.models.any_to_any.code_cache import CodeCache
 
 
 def _pick(logits: Tensor, targets: Tensor, temperature: float) -> Tensor:
@@ -23,13 +24,22 @@ def _pick(logits: Tensor, targets: Tensor, temperature: float) -> Tensor:
 
 
 class JanusAdapter:
-    """Adapter for `JanusForConditionalGeneration` (Janus, Janus-Pro)."""
+    """Adapter for `JanusForConditionalGeneration` (Janus, Janus-Pro); `code_cache` keeps response images'
+    codes on disk."""
+
+    def __init__(self, code_cache: CodeCache | None = None) -> None:
+        self.code_cache = code_cache
 
     @torch.no_grad()
     def image_codes(self, model: nn.Module, pixel_values: Tensor) -> Tensor:
         vq = base_model(model).model.vqmodel
-        codes = vq.encode(pixel_values.to(vq.dtype)).image_tokens
-        return codes.view(pixel_values.shape[0], -1)
+
+        def encode(pixels: Tensor) -> Tensor:
+            return vq.encode(pixels.to(vq.dtype)).image_tokens.view(pixels.shape[0], -1)
+
+        if self.code_cache is None:
+            return encode(pixel_values)
+        return self.code_cache.codes(vq, pixel_values, encode)
 
     @torch.no_grad()
     def decode_codes(self, model: nn.Module, codes: Tensor) -> Tensor:
