@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from transformers import GenerationConfig
 
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 from omnialign.models.any_to_any.adapter import base_model
@@ -44,6 +45,30 @@ class JanusAdapter:
     @torch.no_grad()
     def decode_codes(self, model: nn.Module, codes: Tensor) -> Tensor:
         return base_model(model).model.vqmodel.decode(codes)
+
+    @torch.no_grad()
+    def sample_image_codes(
+        self, model: nn.Module, prompts: dict[str, Tensor], boi_token_id: int, guidance_scale: float = 5.0
+    ) -> Tensor:
+        """`[B, L]` codes of one image sampled per prompt, with classifier-free guidance (Janus's own image
+        generation: the unconditional branch is the prompt blanked to padding, `guidance_scale` mixes the
+        two). `prompts`: left-padded `input_ids` (+ `attention_mask`), `<begin_of_image>` appended here."""
+        ids = prompts["input_ids"]
+        mask = prompts.get("attention_mask", torch.ones_like(ids))
+        text_config = base_model(model).config.text_config
+        config = GenerationConfig(
+            do_sample=True,
+            guidance_scale=guidance_scale,
+            bos_token_id=text_config.bos_token_id,  # kept, with `<boi>`, in the unconditional branch
+            pad_token_id=text_config.pad_token_id,
+            generation_kwargs={"boi_token_id": boi_token_id},
+        )
+        return base_model(model).generate(
+            inputs=torch.cat([ids, ids.new_full((ids.shape[0], 1), boi_token_id)], dim=1),
+            attention_mask=torch.cat([mask, mask.new_ones((ids.shape[0], 1))], dim=1),
+            generation_mode="image",
+            generation_config=config,
+        )
 
     def _embeddings(self, model: nn.Module, batch: dict[str, Tensor], image: Tensor) -> tuple[Tensor, Tensor]:
         """Input embeddings with prompt images as SigLIP features and response images as code embeddings;
