@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from omnialign.alignment.modules.rl import Experience, GroupRLModule, PPOLagrangianModule
-from omnialign.alignment.rollout import KeywordScorer, Rollout, VLLMBackend, build_rollout
+from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Rollout, VLLMBackend, build_rollout
 from omnialign.alignment.rollout.generation import response_mask_of, tile
 from omnialign.models.backbone import BackboneOptions
 
@@ -137,3 +137,57 @@ def test_vllm_backend_names_the_fix_when_vllm_is_missing():
     else:
         with pytest.raises(NotImplementedError):
             VLLMBackend().generate(None, {}, None, None)
+
+
+def test_lora_disabled_policy_is_the_reference(tmp_path):
+    """With `reference='adapters'` no copy is built; peft initialises LoRA's B to zero, so before any update
+    the reference log-probs equal the policy's and the KL is exactly 0."""
+    from rl_helpers import text_prompts
+
+    from omnialign.models.backbone import LoraOptions
+
+    module = GroupRLModule(
+        reward=KeywordScorer("e"),
+        backbone=BackboneOptions(name="tiny:llama", lora=LoraOptions(r=4)),
+        reference="adapters",
+        samples_per_prompt=2,
+        generation=GenerationOptions(max_new_tokens=4),
+    )
+    module.configure_model()
+    assert module.reference is None
+    data = text_prompts(tmp_path, rows=2, batch_size=2)
+    data.attach_processor(module.processor)
+    data.setup("fit")
+    experience = module.collect(next(iter(data.reference_dataloader("train"))))
+    torch.testing.assert_close(experience.ref_logprobs, experience.logprobs)
+    assert experience.logprobs.abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_ptx_loss_is_mixed_into_every_update(tmp_path):
+    """PPO-ptx with a reward that never fires (pattern absent from every response): the supervised data
+    (one planted response) is what the policy learns; its NLL falls over 3 rollouts × 4 updates."""
+    import json
+
+    from lightning.pytorch import seed_everything
+    from rl_helpers import fit, text_prompts
+
+    from omnialign.alignment.modules.rl import PPOModule
+    from omnialign.data.datamodules import SFTDataModule
+
+    rows = [{"prompt": f"question {i}?", "response": "the quick brown fox"} for i in range(4)]
+    path = tmp_path / "sft.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    seed_everything(0)
+    module = PPOModule(
+        reward=KeywordScorer("§"),
+        samples_per_prompt=2,
+        mini_batches=2,
+        ppo_epochs=2,
+        generation=GenerationOptions(max_new_tokens=4),
+        ptx_data=SFTDataModule([str(path)], batch_size=2),
+        ptx_coef=1.0,
+        optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
+    )
+    ptx = fit(module, text_prompts(tmp_path, rows=2, batch_size=2), steps=3).series("ptx_loss")
+    assert ptx[-1] < 0.8 * ptx[0], ptx

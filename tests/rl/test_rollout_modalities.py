@@ -11,6 +11,7 @@ from rl_helpers import fit
 from omnialign.alignment.modules.rl import PPOModule
 from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, ScoreModelScorer
+from omnialign.alignment.rollout.generation import SpecialIds
 from omnialign.data.collate import pad_sequences
 from omnialign.data.datamodules import PromptDataModule
 from omnialign.data.fixtures import write_fixture
@@ -34,6 +35,7 @@ def _module(**kwargs) -> PPOModule:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("schema", "media_key"),
     [
@@ -55,10 +57,12 @@ def test_media_rollout_masks_tiles_and_trains(tmp_path, schema, media_key):
     batch, width = experience.rollout.batch, prompts["input_ids"].shape[1]
     assert batch[media_key].shape[0] == 2 * prompts[media_key].shape[0]
     assert batch["input_ids"].shape[0] == 6 and batch["response_mask"][:, :width].sum() == 0
-    eos = module.processor.tokenizer.eos_token_id
+    ids = SpecialIds.of(module.processor.tokenizer)
+    assert module.processor.tokenizer.convert_tokens_to_ids("<|video_pad|>") in ids.suppressed
     for row in range(6):
         response = batch["input_ids"][row][batch["response_mask"][row].bool()]
-        assert 1 <= len(response) <= 6 and (response[:-1] != eos).all()
+        assert 1 <= len(response) <= 6 and (response[:-1] != ids.eos).all()
+        assert not set(response.tolist()) & set(ids.suppressed), "media placeholders must never be sampled"
     with torch.no_grad():
         whole = response_token_logprobs(module.policy, batch)
     torch.testing.assert_close(experience.logprobs, whole, atol=1e-5, rtol=1e-4)

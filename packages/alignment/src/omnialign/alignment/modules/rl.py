@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +34,7 @@ from omnialign.alignment.losses.rl import (
     shaped_rewards,
     value_loss,
 )
+from omnialign.alignment.losses.sft import sft_nll
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.modules.critic import build_critic
 from omnialign.alignment.ops import masked_mean, masked_whiten
@@ -49,11 +50,12 @@ from omnialign.alignment.rollout.generation import (
     tile,
 )
 from omnialign.alignment.rollout.scoring import Scorer
+from omnialign.data.datamodules import SFTDataModule
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 
 ReferenceSource = Literal["frozen", "adapters"]
 REFERENCE_PREFIX = "reference."
-NOT_HYPERPARAMETERS = ["optimizer", "critic_optimizer", "reward", "cost", "backend"]
+NOT_HYPERPARAMETERS = ["optimizer", "critic_optimizer", "reward", "cost", "backend", "ptx_data"]
 
 
 @dataclass
@@ -91,6 +93,8 @@ class OnlineRLModule(PolicyModule):
         ppo_epochs: int = 1,
         mini_batches: int = 1,
         max_grad_norm: float | None = 1.0,
+        ptx_data: SFTDataModule | None = None,
+        ptx_coef: float = 0.0,
         **kwargs,
     ) -> None:
         """
@@ -109,6 +113,9 @@ class OnlineRLModule(PolicyModule):
             mini_batches: Optimiser steps per pass; must divide `samples_per_prompt` (mini-batches are whole
                 tiles of one sample per prompt, so media tensors split exactly).
             max_grad_norm: Gradient-norm clip per optimiser (None: off).
+            ptx_data: Supervised data mixed into every update (InstructGPT's PPO-ptx), one batch per
+                optimiser step, cycling; it gets the policy's processor.
+            ptx_coef: Weight γ of the PTX loss (token-mean NLL of the supervised responses).
         """
         super().__init__(backbone=backbone, **kwargs)
         if samples_per_prompt % mini_batches:
@@ -130,6 +137,11 @@ class OnlineRLModule(PolicyModule):
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
         self.max_grad_norm = max_grad_norm
+        if ptx_coef > 0 and ptx_data is None:
+            raise ValueError("ptx_coef > 0 needs ptx_data (an SFT data module)")
+        self.ptx_data = ptx_data if ptx_coef > 0 else None
+        self.ptx_coef = ptx_coef
+        self._ptx_batches: Iterator[dict] | None = None
         self.strict_loading = False  # the reference is rebuilt, never checkpointed
 
     # -- networks --------------------------------------------------------------------------------------
@@ -158,6 +170,24 @@ class OnlineRLModule(PolicyModule):
         state = checkpoint["state_dict"]
         for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
             del state[key]
+
+    # -- PTX ----------------------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        if self.ptx_data is not None:
+            self.ptx_data.attach_processor(self.processor)
+            self.ptx_data.setup("fit")
+
+    def _next_ptx_batch(self) -> dict[str, Tensor]:
+        batch = next(self._ptx_batches, None) if self._ptx_batches is not None else None
+        if batch is None:  # first use, or the supervised data ran out: start another pass
+            self._ptx_batches = iter(self.ptx_data.train_dataloader())
+            batch = next(self._ptx_batches)
+        return self.transfer_batch_to_device(batch, self.device, 0)
+
+    def ptx_loss(self) -> Tensor:
+        """Token-mean NLL of the next supervised batch's responses."""
+        out = sft_nll(*self.response_logprobs(self.policy, self._next_ptx_batch()))
+        return out.loss.sum() / out.num_tokens.sum().clamp_min(1.0)
 
     # -- rollout ---------------------------------------------------------------------------------------
     def _log_probs(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
@@ -265,6 +295,9 @@ class OnlineRLModule(PolicyModule):
                 rows = rollout.rows_of(tiles)
                 picked = {key: value[rows] for key, value in targets.items()}
                 loss, metrics = self.update_loss(rollout.select(tiles), picked, experience.logprobs[rows])
+                if self.ptx_data is not None:
+                    ptx = self.ptx_loss()
+                    loss, metrics["ptx_loss"] = loss + self.ptx_coef * ptx, ptx.detach()
                 self._step(loss)
                 for name, value in metrics.items():
                     history[name].append(value.detach().float())
