@@ -14,6 +14,7 @@ The reference is a frozen copy of the backbone, or the policy with its LoRA adap
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -312,11 +313,19 @@ class OnlineRLModule(PolicyModule):
         }
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
+        """One rollout and its PPO epochs; throughput is logged as generated tokens per second of rollout
+        (generation, scoring, reference) and rollout samples per second of update (targets + epochs)."""
+        started = time.perf_counter()
         experience = self.collect(batch)
+        collected = time.perf_counter()
         self.before_update(experience)
         targets = self.targets(experience)
         metrics = {**self.rollout_metrics(experience), **self.optimise(experience, targets)}
-        self.log_metrics("train", metrics, experience.mask.shape[0])
+        updated = time.perf_counter()
+        samples = experience.mask.shape[0]
+        metrics["rollout_tokens_per_s"] = torch.tensor(experience.mask.sum().item() / (collected - started))
+        metrics["update_samples_per_s"] = torch.tensor(samples * self.ppo_epochs / (updated - collected))
+        self.log_metrics("train", metrics, samples)
 
 
 class PPOModule(OnlineRLModule):
