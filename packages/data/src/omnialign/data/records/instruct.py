@@ -1,20 +1,29 @@
-"""Supervised (prompt + response) and prompt-only records, for every input modality.
+"""OmniAlign's own record formats: supervised (prompt + response), prompt-only, and preference pairs, for
+every modality.
 
-Two spellings are accepted: flat (`prompt`, optional `image`/`audio`/`video`, `response`) and chat
+Two spellings of the prompt are accepted: flat (`prompt`, optional `image`/`audio`/`video`) and chat
 (`messages`: role + content, where content is a string or a list of typed parts such as
 `{"type": "image", "image": "cat.png"}`). In chat form an SFT record's last message is the assistant's
-response; a prompt-only record (RL rollouts, evaluation) has no response at all.
+response; a prompt-only record (RL rollouts, evaluation) has no response at all. A preference record adds
+`chosen` and `rejected` responses, each a string or a list of typed parts (so a response can be an image, a
+video, or text interleaved with images), and an optional free-form `provenance` object that travels into
+the sample's `meta` untouched: generated datasets (LLF pairs, best-of-N rewrites) say there which models,
+settings and intermediate texts produced each pair.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from omnialign.data.errors import RecordError
 from omnialign.data.records.context import Context, MediaModality, base_meta
 from omnialign.data.records.fields import Field, Record, Schema, opt, req
 from omnialign.data.records.format import RecordFormat
-from omnialign.data.sample import Message, Part, Sample
+from omnialign.data.sample import LabelKey, Message, Part, Sample
+
+OVERALL = "overall"
+"""The one preference dimension of a preference record: which response is chosen."""
 
 MEDIA: tuple[MediaModality, ...] = ("image", "audio", "video")
 ROLES = ("system", "user", "assistant")
@@ -36,6 +45,10 @@ MESSAGE = Field(
 )
 
 
+RESPONSE = Field("response", ("str", "list"), items=PART)
+"""A response in a preference record: plain text, or typed parts (text, image, audio, video)."""
+
+
 def _schema(name: str, with_response: bool) -> Schema:
     fields = [
         opt("id", "str"),
@@ -51,6 +64,16 @@ def _schema(name: str, with_response: bool) -> Schema:
 
 SFT_SCHEMA = _schema("sft", with_response=True)
 PROMPT_SCHEMA = _schema("prompts", with_response=False)
+PREFERENCE_SCHEMA = Schema(
+    "preference",
+    (
+        *PROMPT_SCHEMA.fields,
+        replace(RESPONSE, name="chosen"),
+        replace(RESPONSE, name="rejected"),
+        opt("provenance", "dict"),
+    ),
+    one_of=PROMPT_SCHEMA.one_of,
+)
 
 
 def _part(part: dict[str, Any], path: str, ctx: Context) -> Part:
@@ -112,9 +135,33 @@ def prompt_to_sample(record: Record, ctx: Context) -> Sample:
     return Sample(prompt=tuple(messages), meta=_meta(record, PROMPT_SCHEMA.name))
 
 
+def _response_parts(record: Record, name: str, ctx: Context) -> tuple[Part, ...]:
+    value = record[name]
+    if isinstance(value, str):
+        return (Part.of_text(value),)
+    if not value:
+        raise RecordError(record.location, name, "expected at least one part")
+    return tuple(_part(part, f"{name}[{i}]", ctx) for i, part in enumerate(value))
+
+
+def preference_to_sample(record: Record, ctx: Context) -> Sample:
+    """Responses in record order (chosen first), so `LabelKey.CHOSEN` is always 0."""
+    prompt = prompt_to_sample(record, ctx).prompt
+    meta = {**_meta(record, PREFERENCE_SCHEMA.name), "provenance": record["provenance"] or {}}
+    return Sample(
+        prompt=prompt,
+        responses=(_response_parts(record, "chosen", ctx), _response_parts(record, "rejected", ctx)),
+        labels={LabelKey.CHOSEN: 0, LabelKey.DIMENSIONS: {OVERALL: 0}},
+        meta=meta,
+    )
+
+
 def _meta(record: Record, name: str) -> dict[str, Any]:
     return {**base_meta(record, name), "ids": {"id": record["id"]}}
 
 
 SFT_FORMAT = RecordFormat(SFT_SCHEMA.name, SFT_SCHEMA, sft_to_sample)
 PROMPT_FORMAT = RecordFormat(PROMPT_SCHEMA.name, PROMPT_SCHEMA, prompt_to_sample)
+PREFERENCE_FORMAT = RecordFormat(
+    PREFERENCE_SCHEMA.name, PREFERENCE_SCHEMA, preference_to_sample, dimensions=(OVERALL,)
+)

@@ -14,6 +14,7 @@ FORMATS: dict[str, RecordFormat] = {
     safesora.EVAL_FORMAT.name: safesora.EVAL_FORMAT,
     instruct.SFT_FORMAT.name: instruct.SFT_FORMAT,
     instruct.PROMPT_FORMAT.name: instruct.PROMPT_FORMAT,
+    instruct.PREFERENCE_FORMAT.name: instruct.PREFERENCE_FORMAT,
 }
 
 
