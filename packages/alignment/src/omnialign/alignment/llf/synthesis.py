@@ -1,0 +1,172 @@
+"""LLF pair synthesis: sample → critique → refine → (refined ≻ original) pairs, resumable.
+
+Prompts are cut into fixed batches of the full prompt list, and batch `b` is generated under its own seed
+(`batch_seed`, plus a fixed offset per sampling step) by every model it uses, so a batch regenerates
+identically on any rerun whatever ran before it. Each finished batch is appended durably to the pairs file
+(`preference` records) and its skipped rows, with their reasons, to `<pairs>.skipped.jsonl`; a rerun skips
+every prompt id found in either file and regenerates only unfinished batches, writing just the rows still
+missing. A killed run therefore finishes on rerun with every row exactly once, and the same rows an
+uninterrupted run would write.
+
+A pair is only kept when it can teach something: an empty answer, empty feedback, an empty refinement or a
+refinement identical to the answer is skipped and counted by reason, never written as a pair.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_info
+from tqdm.auto import tqdm
+
+from omnialign.alignment.llf.feedback_data import sample_id
+from omnialign.alignment.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
+from omnialign.alignment.llf.templates import critique_request, response_text
+from omnialign.alignment.text_generation import TextGenerator
+from omnialign.data.journal import RowJournal
+from omnialign.data.records.rows import MediaWriter, preference_row
+from omnialign.data.sample import Sample
+
+SEED_STRIDE = 1_000_003
+
+
+@dataclass
+class SynthesisReport:
+    """Every prompt accounted for: written as a pair, skipped (by reason), or done by an earlier run."""
+
+    prompts: int = 0
+    done_before: int = 0
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    torn_lines: int = 0
+
+    def summary(self) -> str:
+        skips = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
+        text = (
+            f"LLF pairs: {self.prompts} prompts; {self.done_before} done by an earlier run; "
+            f"{self.written} pairs written; skipped: {skips}"
+        )
+        return text + (f"; {self.torn_lines} torn line(s) cut off and redone" if self.torn_lines else "")
+
+
+def _empty(response: Response) -> bool:
+    return not any(part.media is not None or (part.text or "").strip() for part in response)
+
+
+def _key(response: Response) -> tuple:
+    return tuple((p.type, p.text, p.media.describe() if p.media else None) for p in response)
+
+
+def skip_reason(original: Response, feedback: str, refined: Response) -> str | None:
+    """Why a (prompt, original, feedback, refined) row cannot be a pair, or `None` when it can."""
+    if _empty(original):
+        return "empty response"
+    if not feedback.strip():
+        return "empty feedback"
+    if _empty(refined):
+        return "empty refinement"
+    if _key(refined) == _key(original):
+        return "refinement identical to the response"
+    return None
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """Spaced by 4 so the per-step offsets of one batch never reach the next batch's seed."""
+    return 4 * (seed * SEED_STRIDE + batch)
+
+
+class PairSynthesizer:
+    """Runs the three generation steps over prompts and writes pairs (see the module docstring)."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        critic: TextGenerator,
+        output: str | Path,
+        batch_size: int = 8,
+        seed: int = 0,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        """
+        Args:
+            responder: The policy (or generator + prompt writer) that answers and refines.
+            critic: The feedback model.
+            output: The pairs file (JSONL, `preference` records); skips go beside it.
+            batch_size: Prompts per generation batch (fixed: it decides each batch's seed).
+            seed: Base seed of every batch.
+            provenance: Written into every pair (model ids, generation settings).
+        """
+        self.responder = responder
+        self.critic = critic
+        self.output = Path(output)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.provenance = provenance or {}
+
+    @property
+    def skipped_path(self) -> Path:
+        return self.output.with_name(self.output.stem + ".skipped.jsonl")
+
+    def run(self, samples: Sequence[Sample]) -> SynthesisReport:
+        ids = [sample_id(sample) for sample in samples]
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        if repeated:
+            raise ValueError(f"prompt ids must be unique to resume by id; repeated: {repeated[:5]}")
+        pairs, skipped = RowJournal(self.output), RowJournal(self.skipped_path)
+        report = SynthesisReport(len(samples), torn_lines=pairs.torn + skipped.torn)
+        report.done_before = sum(i in pairs or i in skipped for i in ids)
+        media = MediaWriter(self.output.parent)
+        starts = range(0, len(samples), self.batch_size)
+        for b, start in enumerate(tqdm(starts, desc="LLF pairs", unit="batch")):
+            batch_ids = ids[start : start + self.batch_size]
+            if all(i in pairs or i in skipped for i in batch_ids):
+                continue
+            rows, skips = self._batch(samples[start : start + self.batch_size], batch_ids, b, media)
+            rows = [row for row in rows if row["id"] not in pairs]
+            skips = [row for row in skips if row["id"] not in skipped]
+            pairs.append(rows)
+            skipped.append(skips)
+            report.written += len(rows)
+            report.skipped.update(row["reason"] for row in skips)
+        rank_zero_info(report.summary())
+        return report
+
+    def _batch(
+        self, samples: Sequence[Sample], ids: list[str], b: int, media: MediaWriter
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        seed = batch_seed(self.seed, b)
+        originals = self.responder.respond(samples, seed)
+        requests = [critique_request(s.prompt, r) for s, r in zip(samples, originals, strict=True)]
+        feedback = self.critic.generate(requests, seed + CRITIQUE_SEED_OFFSET)
+        refined = self.responder.refine(samples, originals, feedback, seed)
+        rows, skips = [], []
+        for sample, row_id, original, text, refinement in zip(
+            samples, ids, originals, feedback, refined, strict=True
+        ):
+            reason = skip_reason(original, text, refinement.response)
+            if reason is not None:
+                skips.append({"id": row_id, "reason": reason, "seed": seed, "feedback": text})
+                continue
+            provenance = self._provenance(sample, original, text, refinement, seed)
+            rows.append(
+                preference_row(row_id, sample.prompt, refinement.response, original, media, provenance)
+            )
+        return rows, skips
+
+    def _provenance(
+        self, sample: Sample, original: Response, feedback: str, refinement: Refinement, seed: int
+    ) -> dict[str, Any]:
+        return {
+            **self.provenance,
+            "method": "llf",
+            "source": sample.meta.get("source"),
+            "row": sample.meta.get("row"),
+            "original": response_text(original),
+            "feedback": feedback,
+            "seed": seed,
+            **refinement.details,
+        }
