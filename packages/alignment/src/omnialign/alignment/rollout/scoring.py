@@ -19,7 +19,7 @@ from omnialign.alignment.rollout.generation import Rollout
 from omnialign.data.collate import model_inputs, pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Part, Sample
-from omnialign.models.backbone import BackboneOptions, load_processor, tokenizer_of
+from omnialign.models.backbone import DTYPES, BackboneOptions, load_processor, tokenizer_of
 from omnialign.models.score import ScoreConfig, ScoreModel, build_score_model
 
 
@@ -73,7 +73,9 @@ class ScoreModelScorer(Scorer):
     """A trained score model (reward or cost, `omnialign.models.score`) read at one head.
 
     Built from `path` (a folder written by `ScoreModel.save_pretrained`, e.g. a score run's export), or from
-    `backbone` with freshly initialised heads (throughput runs and tests only).
+    `backbone` with freshly initialised heads (throughput runs and tests only). A frozen scorer only runs
+    forwards, so it can be held in bf16/fp16 (`dtype`) at half the memory of fp32 while the policy trains in
+    whatever precision it needs; scores are returned in float32 either way.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class ScoreModelScorer(Scorer):
         head: str | None = None,
         normalised: bool = True,
         max_length: int = 2048,
+        dtype: str | None = None,
     ) -> None:
         """
         Args:
@@ -91,27 +94,36 @@ class ScoreModelScorer(Scorer):
             head: Which head to read (default: the model's only/first head).
             normalised: Apply the model's running-statistics normaliser, if it has one.
             max_length: Longest re-encoded sequence when the scorer's processor differs from the policy's.
+            dtype: Parameter dtype of the loaded model (float32, bfloat16, float16); None: the saved
+                model's own (`path`) or `backbone.dtype`.
         """
         if (path is None) == (backbone is None):
             raise ValueError("give exactly one of path or backbone")
+        if dtype is not None and dtype not in DTYPES:
+            raise ValueError(f"ScoreModelScorer dtype must be one of {sorted(DTYPES)}, got '{dtype}'")
         self.path = path
         self.backbone = backbone
         self.head = head
         self.normalised = normalised
         self.max_length = max_length
+        self.dtype = dtype
         self.model: ScoreModel | None = None
         self.encoder: ChatEncoder | None = None  # None: read the policy's batch as it is
 
     def _build(self, policy_processor: Any) -> None:
         options = self.backbone or BackboneOptions(name=self.path)
         processor = load_processor(options)
-        if self.path is not None:
-            self.model = ScoreModel.from_pretrained(self.path)
-        else:
-            self.model = build_score_model(options, processor, ScoreConfig([self.head or "score"]))
-        self.model.eval().requires_grad_(False)
+        self.model = self._load(options, processor).eval().requires_grad_(False)
         if not same_processor(processor, policy_processor):
             self.encoder = ChatEncoder(processor, max_length=self.max_length)
+
+    def _load(self, options: BackboneOptions, processor: Any) -> ScoreModel:
+        if self.path is not None:
+            dtype = {} if self.dtype is None else {"dtype": DTYPES[self.dtype]}
+            return ScoreModel.from_pretrained(self.path, **dtype)
+        if self.dtype is not None:
+            options = BackboneOptions(**{**vars(options), "dtype": self.dtype})
+        return build_score_model(options, processor, ScoreConfig([self.head or "score"]))
 
     def prepare(self, policy_processor: Any, device: torch.device) -> None:
         if self.model is None:
