@@ -68,7 +68,7 @@ def _bright_share(module, samples: int = 16) -> float:
         adapter.sample_image_codes(
             policy,
             {"input_ids": ids},
-            processor.tokenizer.convert_tokens_to_ids("<begin_of_image>"),
+            torch.tensor([processor.tokenizer.convert_tokens_to_ids("<begin_of_image>")]),
             guidance_scale=3.0,
         )
         .flatten()

@@ -1,15 +1,16 @@
-"""Responses that interleave text and images, for any-to-any models (Janus class) that write both.
+"""Responses that interleave text and images, for any-to-any models (Janus, Emu3, Chameleon) that write both.
 
-A response image becomes the family's image span, `<begin_of_image>` + one placeholder per VQ code +
-`<end_of_image>`, exactly as the processor expands an image in a prompt; the placeholder ids stay in
-`input_ids` and the image's pixels travel as `response_pixel_values`. The model side turns those pixels
-into codes with the model's own VQ encoder when it scores the sequence, so the data package needs no model
-and the codes always come from the weights being trained.
+A response image becomes the family's image span, `<begin_of_image>` + one placeholder per image position +
+`<end_of_image>` (Emu3 adds its size text and wrapper after `<begin_of_image>`, and one position per code
+row for the row's end-of-line token), exactly as the processor expands an image in a prompt; the
+placeholder ids stay in `input_ids` and the image's pixels travel as `response_pixel_values`. The model side
+turns those pixels into codes with the model's own VQ encoder when it scores the sequence, so the data
+package needs no model and the codes always come from the weights being trained.
 
 Masks: the prompt (template tokens and prompt image placeholders) is 0 in `response_mask`; every response
-token is 1. `response_part` labels each token by the head that predicts it: 1 for an image code (VQ
-codebook), 0 for text, markers and padding (text vocabulary), so objectives can split log-probs and losses
-per modality.
+token is 1. `response_part` labels each token as 1 for an image position (a VQ code, or Emu3's row end) and
+0 for text, markers and padding, so objectives can split log-probs and losses per modality (and Janus, which
+writes codes through a separate head, knows which head predicts each token).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ RESPONSE_PIXELS = "response_pixel_values"
 RESPONSE_PART = "response_part"
 """Per-token batch key: 1 where the token is an image code of a response, else 0."""
 
-INTERLEAVED_PROCESSORS = frozenset({"JanusProcessor"})
+INTERLEAVED_PROCESSORS = frozenset({"JanusProcessor", "Emu3Processor", "ChameleonProcessor"})
 """Processor classes of models that write images as codes in their token stream."""
 
 
@@ -41,19 +42,28 @@ class InterleavedEncoder(ChatEncoder):
     """`ChatEncoder` whose responses may interleave text and images (prompts encode as for any image LM)."""
 
     def __init__(self, processor: Any, max_length: int = 1024, video_frames: int | None = None) -> None:
+        if processor.chat_template is None:
+            # ChameleonProcessor takes no chat_template argument, so a saved one is lost on reload; the
+            # tokenizer keeps the family's template, which is the one the processor was saved with
+            processor.chat_template = processor.tokenizer.chat_template
         super().__init__(processor, max_length, video_frames)
         self.image_token: str = processor.image_token
         self.image_token_id: int = self.tokenizer.convert_tokens_to_ids(self.image_token)
+        self.begin_id: int = self.tokenizer.convert_tokens_to_ids(processor.image_start_token)
+        self.end_id: int = self.tokenizer.convert_tokens_to_ids(processor.image_end_token)
 
-    def _image_span(self, part: Part) -> tuple[torch.Tensor, torch.Tensor]:
-        """`<boi>` + placeholders + `<eoi>` ids of one response image, and its pixels `[1, C, H, W]`."""
+    def image_span(self, image: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """`<boi>` ... `<eoi>` ids of one image (a PIL image) as a response writes it, and its pixels
+        `[1, C, H, W]`. Processors wrap what they encode (Emu3 prepends BOS whatever `add_special_tokens`
+        says, Chameleon appends its chat separator), so the span is cut out between its markers."""
         features = self.processor(
-            text=[self.image_token],
-            images=[media.load_image(part.media)],
-            add_special_tokens=False,
-            return_tensors="pt",
+            text=[self.image_token], images=[image], add_special_tokens=False, return_tensors="pt"
         )
-        return features["input_ids"][0], features["pixel_values"]
+        ids = features["input_ids"][0]
+        begins, ends = (ids == self.begin_id).nonzero(), (ids == self.end_id).nonzero()
+        if len(begins) != 1 or len(ends) != 1:
+            raise ValueError(f"{type(self.processor).__name__} did not encode one image span: {ids.tolist()}")
+        return ids[int(begins[0]) : int(ends[0]) + 1], features["pixel_values"]
 
     def _response_pieces(self, sample: Sample, response: tuple[Part, ...]) -> tuple[list, list]:
         """Token id runs of the rendered response in order, and the pixels of its images."""
@@ -65,7 +75,7 @@ class InterleavedEncoder(ChatEncoder):
             )
         pieces, pixels = [torch.tensor(self._ids(texts[0]), dtype=torch.long)], []
         for image, text in zip(images, texts[1:], strict=True):
-            ids, values = self._image_span(image)
+            ids, values = self.image_span(media.load_image(image.media))
             pieces += [ids, torch.tensor(self._ids(text), dtype=torch.long)]
             pixels.append(values)
         return pieces, pixels

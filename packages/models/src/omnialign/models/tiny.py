@@ -18,6 +18,8 @@ from transformers import (
 )
 
 from omnialign.models import tiny_multimodal as mm
+from omnialign.models.any_to_any.tiny_chameleon import chameleon_config, chameleon_processor
+from omnialign.models.any_to_any.tiny_emu3 import emu3_config, emu3_processor
 from omnialign.models.any_to_any.tiny_janus import janus_config, janus_processor
 from omnialign.models.tiny_text import llama_config, qwen2_config
 from omnialign.models.tiny_tokenizer import build_tiny_tokenizer
@@ -70,6 +72,20 @@ TINY_SPECS: dict[str, TinySpec] = {
         AutoModelForImageTextToText,
         "Janus-class any-to-any LM (like deepseek-community/Janus-Pro-1B): reads 32 px images via SigLIP, "
         "writes them as 16 VQ codes from a 64-entry codebook",
+    ),
+    "emu3": TinySpec(
+        emu3_processor,
+        emu3_config,
+        AutoModelForImageTextToText,
+        "Emu3-class any-to-any LM (like BAAI/Emu3-Chat-hf): reads and writes 32 px images as 4x4 VQ codes "
+        "from a 64-entry codebook, spelled as tokens of the shared vocabulary",
+    ),
+    "chameleon": TinySpec(
+        chameleon_processor,
+        chameleon_config,
+        AutoModelForImageTextToText,
+        "Chameleon-class LM (like facebook/chameleon-7b): reads and writes 32 px images as 16 VQ codes from "
+        "a 64-entry codebook in the shared vocabulary (transformers ships no VQ decoder for it)",
     ),
 }
 
