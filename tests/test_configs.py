@@ -18,6 +18,14 @@ OVERLAY_BASES = {"dpo/loss": "dpo/tiny-text.yaml"}
 # sweeps are W&B files; tests/scale/test_strategy_presets.py checks strategy overlays on each objective;
 # eval configs belong to apps/evaluate.py (tests/eval/test_runner.py)
 NOT_TRAIN_CONFIGS = {"sweeps", "strategies", "eval"}
+# pipeline configs of other apps, in the folder itself (subfolders hold their train-app stage configs):
+# apps/llf.py (tests/llf/test_llf_pipeline.py)
+PIPELINE_DIRS = {"llf"}
+
+
+def _is_train_config(path: Path) -> bool:
+    relative = path.relative_to(CONFIG_ROOT)
+    return relative.parts[0] not in NOT_TRAIN_CONFIGS and str(relative.parent) not in PIPELINE_DIRS
 
 
 def _is_overlay(path: Path) -> bool:
@@ -25,9 +33,7 @@ def _is_overlay(path: Path) -> bool:
 
 
 ALL_YAML = sorted(CONFIG_ROOT.rglob("*.yaml"))
-TRAIN_CONFIGS = [
-    p for p in ALL_YAML if p.relative_to(CONFIG_ROOT).parts[0] not in NOT_TRAIN_CONFIGS and not _is_overlay(p)
-]
+TRAIN_CONFIGS = [p for p in ALL_YAML if _is_train_config(p) and not _is_overlay(p)]
 OVERLAYS = [p for p in ALL_YAML if _is_overlay(p)]
 
 

@@ -1,0 +1,67 @@
+"""LLF for generation modalities: the feedback model critiques generated media, the prompt is rewritten,
+the media regenerated under the same noise, and the pairs feed Diffusion-DPO unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from omnialign.alignment.llf.responders import PromptRefiningGenerator
+from omnialign.alignment.llf.synthesis import PairSynthesizer
+from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
+from omnialign.alignment.modules.diffusion import DiffusionModule
+from omnialign.alignment.rollout.generation import GenerationOptions
+from omnialign.alignment.text_generation import TextGenerator
+from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
+from omnialign.data.records import load_samples
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.diffusion import GeneratorOptions
+
+TINY = Path(__file__).resolve().parents[2] / "data" / "tiny" / "train" / "align-anything"
+
+
+def _text_generator(name: str, tokens: int) -> TextGenerator:
+    options = BackboneOptions(name=name)
+    processor = load_processor(options)
+    return TextGenerator(load_causal_lm(options, processor).eval(), processor, GenerationOptions(tokens))
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp_path):
+    subset = f"text-to-{kind}"
+    prompts = load_samples(TINY / subset / "train.parquet", f"align-anything/{subset}").samples[:4]
+    generator = MediaGenerator.load(
+        f"tiny:{subset}",
+        tmp_path / "pairs" / "media",
+        MediaGenerationOptions(num_inference_steps=2, height=16, width=16, num_frames=4),
+    )
+    responder = PromptRefiningGenerator(generator, _text_generator("tiny:llama", 12))
+    critic = _text_generator("tiny:qwen2-vl", 12)  # sees the generated image or video frames
+    output = tmp_path / "pairs" / "pairs.jsonl"
+    report = PairSynthesizer(responder, critic, output, batch_size=2).run(prompts)
+    assert report.written + sum(report.skipped.values()) == 4 and report.written >= 2
+
+    pairs = load_samples(output, "preference", verify_media=True).samples
+    originals = {s.meta["row"]: s.prompt[0].text for s in prompts}
+    for pair in pairs:
+        chosen, rejected = (response[0].media for response in pair.responses)
+        assert chosen.modality == rejected.modality == kind and chosen.path != rejected.path
+        provenance = pair.meta["provenance"]
+        assert pair.prompt[0].text == originals[provenance["row"]] != provenance["refined_prompt"]
+
+    data = MediaPreferenceDataModule(schema="preference", train_files=[str(output)], batch_size=2)
+    module = DiffusionModule(GeneratorOptions(name=f"tiny:{subset}"), beta=50.0)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=data)
+    assert torch.isfinite(trainer.callback_metrics["train/loss"])

@@ -1,0 +1,96 @@
+"""LLF end to end on tiny models, per input modality: feedback data → feedback-model SFT → sample → critique →
+refine → pairs → DPO, and the shipped pipeline configs parse strictly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnialign.alignment.llf.cli import build, parser
+from omnialign.alignment.llf.pipeline import (
+    FeedbackDataStage,
+    LLFPipeline,
+    RecordSource,
+    SynthesisStage,
+    TrainStage,
+    run_pipeline,
+)
+from omnialign.alignment.rollout.generation import GenerationOptions
+from omnialign.data.journal import RowJournal
+from omnialign.data.records import load_samples
+from omnialign.models.backbone import BackboneOptions
+
+REPO = Path(__file__).resolve().parents[2]
+QUIET = ["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+
+
+def _source(subset: str, split: str, limit: int) -> RecordSource:
+    path = REPO / "data" / "tiny" / split / "align-anything" / subset / "train.parquet"
+    return RecordSource(files=[str(path)], schema=f"align-anything/{subset}", limit=limit)
+
+
+def tiny_pipeline(workdir: Path, subset: str, backbone: str, trainings: tuple[str, ...]) -> LLFPipeline:
+    """Every stage of configs/llf/tiny-*.yaml, cut to a few rows and one epoch."""
+    model = [f"--model.init_args.backbone.name={backbone}", *QUIET]
+    return LLFPipeline(
+        workdir=str(workdir),
+        feedback_data=FeedbackDataStage(train=_source(subset, "train", 8), val=_source(subset, "val", 2)),
+        feedback_sft=TrainStage([str(REPO / "configs/llf/train/feedback-sft.yaml")], model),
+        synthesis=SynthesisStage(
+            prompts=_source(subset, "train", 6),
+            policy=BackboneOptions(name=backbone),
+            generation=GenerationOptions(max_new_tokens=8),
+            feedback_generation=GenerationOptions(max_new_tokens=12),
+            batch_size=3,
+        ),
+        training={
+            name: TrainStage([str(REPO / f"configs/llf/train/{name}.yaml")], model) for name in trainings
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "subset, backbone, trainings",
+    [
+        ("text-to-text", "tiny:llama", ("dpo", "reward")),  # LLF+DPO, and the reward model of LLF+RLHF
+        ("text-image-to-text", "tiny:qwen2-vl", ("dpo",)),
+        ("text-video-to-text", "tiny:qwen2-vl", ("dpo",)),
+    ],
+)
+def test_every_stage_runs_and_the_pairs_are_valid_preference_data(subset, backbone, trainings, tmp_path):
+    pipeline = tiny_pipeline(tmp_path, subset, backbone, trainings)
+    run_pipeline(pipeline)
+
+    assert len(load_samples(pipeline.feedback_file("train"), "sft").samples) == 16
+    assert (pipeline.feedback_model_dir / "config.json").exists()
+
+    pairs = load_samples(pipeline.pairs_file, "preference", verify_media=True).samples
+    skipped = RowJournal(pipeline.pairs_file.with_name("pairs.skipped.jsonl"))
+    assert len(pairs) + len(skipped) == 6 and len(pairs) >= 3
+    prompts = {s.meta["row"]: s for s in _source(subset, "train", 6).load()}
+    for pair in pairs:
+        provenance = pair.meta["provenance"]
+        origin = prompts[provenance["row"]]
+        assert provenance["policy"] == backbone
+        assert provenance["feedback_model"] == str(pipeline.feedback_model_dir)
+        assert provenance["generation"]["max_new_tokens"] == 8
+        assert provenance["feedback"] and provenance["original"] == pair.responses[1][0].text
+        assert pair.responses[0] != pair.responses[1]
+        assert [p.type for p in pair.prompt[0].parts] == [p.type for p in origin.prompt[0].parts]
+        assert [m.path for m in pair.prompt_media()] == [m.path for m in origin.prompt_media()]
+
+    for name in trainings:
+        assert (tmp_path / name / "export" / "config.json").exists()
+        assert (tmp_path / name / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("name", ["tiny-text", "tiny-image", "tiny-video"])
+def test_shipped_pipeline_configs_parse_strictly(name):
+    config = parser().parse_args(["--config", str(REPO / "configs" / "llf" / f"{name}.yaml")])
+    pipeline = build(config)
+    assert pipeline.stage_names() == ["feedback_data", "feedback_sft", "synthesis", "dpo"]
+    with pytest.raises(SystemExit):
+        parser().parse_args(
+            ["--config", str(REPO / "configs" / "llf" / f"{name}.yaml"), "--synthesis.bogus=1"]
+        )
