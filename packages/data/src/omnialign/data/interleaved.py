@@ -33,6 +33,12 @@ INTERLEAVED_PROCESSORS = frozenset({"JanusProcessor", "Emu3Processor", "Chameleo
 """Processor classes of models that write images as codes in their token stream."""
 
 
+def response_image_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The response images of an interleaved batch and their positions, which a network that reads whole
+    sequences (a score model) needs besides `collate.model_inputs`; empty for other batches."""
+    return {key: batch[key] for key in (RESPONSE_PART, RESPONSE_PIXELS) if key in batch}
+
+
 def writes_images(processor: Any) -> bool:
     """Whether the processor belongs to an any-to-any model whose responses may hold images."""
     return type(processor).__name__ in INTERLEAVED_PROCESSORS

@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import AutoModel, PreTrainedModel
 
+from omnialign.data.interleaved import RESPONSE_PART
+from omnialign.models.any_to_any import adapter_for
 from omnialign.models.backbone import DTYPES, BackboneOptions
 from omnialign.models.tiny import tiny_spec
 
@@ -124,8 +126,14 @@ class ScoreModel(nn.Module):
         return self.config.heads.index(name)
 
     def forward(self, attention_mask: Tensor, **inputs: Tensor) -> ScoreOutput:
-        """Raw (unnormalised) scores; training objectives use these."""
-        hidden = self.backbone(attention_mask=attention_mask, use_cache=False, **inputs).last_hidden_state
+        """Raw (unnormalised) scores; training objectives use these. An interleaved batch of an any-to-any
+        backbone (with `response_part`, see `omnialign.data.interleaved.response_image_inputs`) is read by
+        the family's adapter, so response images count as the VQ codes the model writes."""
+        if RESPONSE_PART in inputs:
+            batch = {"attention_mask": attention_mask, **inputs}
+            hidden = adapter_for(self.backbone).hidden_states(self.backbone, batch)
+        else:
+            hidden = self.backbone(attention_mask=attention_mask, use_cache=False, **inputs).last_hidden_state
         token_scores = self.head(hidden).float()
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         return ScoreOutput(token_scores[rows, last_token_index(attention_mask)], token_scores)

@@ -28,6 +28,7 @@ from omnialign.alignment.losses.score import (
 from omnialign.alignment.modules.base import AlignmentModule
 from omnialign.alignment.ops import masked_mean, pair_by_winner
 from omnialign.data.collate import model_inputs
+from omnialign.data.interleaved import response_image_inputs
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.score import NormalizerKind, ScoreConfig, ScoreModel, ScoreOutput, build_score_model
 
@@ -65,7 +66,7 @@ class ScoreModelModule(AlignmentModule):
             self.model = build_score_model(self.backbone_options, self.processor, self.score_config)
 
     def forward(self, batch: dict) -> ScoreOutput:
-        return self.model(**model_inputs(batch))
+        return self.model(**model_inputs(batch), **response_image_inputs(batch))
 
     def on_fit_start(self) -> None:
         if getattr(self.trainer.datamodule, "packing", False):

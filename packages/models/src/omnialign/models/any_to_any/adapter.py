@@ -83,9 +83,11 @@ def body_of(model: nn.Module) -> nn.Module:
 
 
 def response_images(batch: dict[str, Tensor]) -> Tensor:
-    """`[B, T]` bool: the positions of response image codes (none for a batch without response images)."""
-    mask = batch["response_mask"].bool()
-    return batch.get(RESPONSE_PART, torch.zeros_like(mask)).bool() & mask
+    """`[B, T]` bool: the positions of response image codes (none for a batch without response images).
+    `response_part` is 1 on response image positions only, so a batch without `response_mask` (a score
+    model's inputs) reads it alone."""
+    part = batch.get(RESPONSE_PART, torch.zeros_like(batch["input_ids"])).bool()
+    return part & batch["response_mask"].bool() if "response_mask" in batch else part
 
 
 def pick(logits: Tensor, targets: Tensor, temperature: float) -> Tensor:
