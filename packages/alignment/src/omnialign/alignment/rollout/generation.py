@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from omnialign.alignment.rollout.sharding import needs_synced_generation
 from omnialign.data.collate import model_inputs
 from omnialign.data.encode import PER_TOKEN_KEYS
 from omnialign.data.sample import Sample
@@ -95,7 +96,11 @@ class RolloutBackend(ABC):
 
 
 class HFGenerateBackend(RolloutBackend):
-    """transformers' `generate`, with the policy being trained (no weight copy, works on CPU)."""
+    """transformers' `generate`, with the policy being trained (no weight copy, works on CPU).
+
+    Under ZeRO-3 or FSDP with several ranks every rank keeps stepping until all are done (`synced_gpus`):
+    each forward gathers sharded weights collectively, so a rank that stopped early would hang the others.
+    """
 
     @torch.no_grad()
     def generate(
@@ -119,6 +124,7 @@ class HFGenerateBackend(RolloutBackend):
             pad_token_id=tokens.pad,
             suppress_tokens=tokens.suppressed or None,
             use_cache=True,
+            synced_gpus=needs_synced_generation(model),
         )
         return out[:, width:]
 
