@@ -22,6 +22,7 @@ from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions
 
 REPO = Path(__file__).resolve().parents[2]
+PPO_PROMPTS = REPO / "data/tiny/train/align-anything/text-to-text/train.parquet"
 QUIET = ["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"]
 
 
@@ -44,16 +45,23 @@ def tiny_pipeline(workdir: Path, subset: str, backbone: str, trainings: tuple[st
             feedback_generation=GenerationOptions(max_new_tokens=12),
             batch_size=3,
         ),
-        training={
-            name: TrainStage([str(REPO / f"configs/llf/train/{name}.yaml")], model) for name in trainings
-        },
+        training={name: _training(name, model) for name in trainings},
     )
+
+
+def _training(name: str, model_args: list[str]) -> TrainStage:
+    config = [str(REPO / f"configs/llf/train/{name}.yaml")]
+    if name != "ppo":
+        return TrainStage(config, model_args)
+    reward = "--model.init_args.reward.init_args.path={workdir}/reward/export"
+    prompts = f"--data.init_args.train_files=[{PPO_PROMPTS}]"
+    return TrainStage(config, [*model_args, reward, prompts], on_pairs=False)
 
 
 @pytest.mark.parametrize(
     "subset, backbone, trainings",
     [
-        ("text-to-text", "tiny:llama", ("dpo", "reward")),  # LLF+DPO, and the reward model of LLF+RLHF
+        ("text-to-text", "tiny:llama", ("dpo", "reward", "ppo")),  # LLF+DPO, and LLF+RLHF
         ("text-image-to-text", "tiny:qwen2-vl", ("dpo",)),
         ("text-video-to-text", "tiny:qwen2-vl", ("dpo",)),
     ],

@@ -75,6 +75,9 @@ class TrainStage:
     """Train-app config files, applied in order (a recipe, then overlays)."""
     args: list[str] = field(default_factory=list)
     """Extra train-app arguments; `{workdir}` is replaced by the working folder."""
+    on_pairs: bool = True
+    """Train on the synthesised pairs (`preference` records). Off for a stage with its own data, such as
+    PPO on prompts with the reward model an earlier stage trained on the pairs (LLF+RLHF)."""
 
 
 @dataclass
@@ -114,7 +117,8 @@ class LLFPipeline:
     feedback_sft: TrainStage | None = None
     synthesis: SynthesisStage | None = None
     training: dict[str, TrainStage] = field(default_factory=dict)
-    """Trainings on the pairs, run in order, each in `<workdir>/<name>` (e.g. `dpo`, `reward`)."""
+    """Trainings after synthesis, run in order, each in `<workdir>/<name>`: on the pairs (`dpo`, `reward`)
+    or with their own data (`ppo` with the reward model of `reward`)."""
 
     # -- locations -------------------------------------------------------------------------------------
     @property
@@ -159,7 +163,9 @@ def train_args(stage: TrainStage, run_dir: Path, train_files: list[Path], extra:
     for config in stage.config:
         args += ["--config", config]
     args += [f"--trainer.default_root_dir={run_dir}"]
-    args += [f"--data.init_args.train_files=[{', '.join(str(f) for f in train_files)}]", *extra]
+    if train_files:
+        args += [f"--data.init_args.train_files=[{', '.join(str(f) for f in train_files)}]"]
+    args += extra
     return args + [arg.replace("{workdir}", str(run_dir.parent)) for arg in stage.args]
 
 
@@ -218,6 +224,9 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> SynthesisRepo
 
 
 def run_pair_training(pipeline: LLFPipeline, name: str, stage: TrainStage) -> None:
+    if not stage.on_pairs:
+        run_training(train_args(stage, pipeline.root / name, [], []))
+        return
     if not pipeline.pairs_file.exists():
         raise FileNotFoundError(f"{pipeline.pairs_file}: run the synthesis stage first")
     extra = ["--data.init_args.schema=preference"]
