@@ -9,6 +9,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
+from omnialign.alignment.llf.cli import build, parser
+from omnialign.alignment.llf.pipeline import run_pipeline
 from omnialign.alignment.llf.responders import PromptRefiningGenerator
 from omnialign.alignment.llf.synthesis import PairSynthesizer
 from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
@@ -20,7 +22,8 @@ from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.diffusion import GeneratorOptions
 
-TINY = Path(__file__).resolve().parents[2] / "data" / "tiny" / "train" / "align-anything"
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "data" / "tiny" / "train" / "align-anything"
 
 
 def _text_generator(name: str, tokens: int) -> TextGenerator:
@@ -65,3 +68,31 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
     )
     trainer.fit(module, datamodule=data)
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
+
+
+def test_the_text_to_image_pipeline_config_runs_every_stage(tmp_path):
+    """configs/llf/tiny-text-to-image.yaml, cut to a few rows: the feedback model is trained on critiques of
+    generated images (shown to it), then critiques the generator's images, and Diffusion-DPO trains on the
+    pairs."""
+    config = REPO / "configs" / "llf" / "tiny-text-to-image.yaml"
+    quiet = '["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"'
+    args = [
+        "--config", str(config),
+        f"--workdir={tmp_path}",
+        f"--feedback_data.train.files=[{TINY / 'text-to-image' / 'train.parquet'}]",
+        "--feedback_data.train.limit=4",
+        f"--feedback_sft.args={quiet}, \"--model.init_args.backbone.name=tiny:qwen2-vl\"]",
+        f"--feedback_sft.config=[{REPO / 'configs/llf/train/feedback-sft.yaml'}]",
+        f"--synthesis.prompts.files=[{TINY / 'text-to-image' / 'train.parquet'}]",
+        "--synthesis.prompts.limit=4",
+        "--synthesis.generation.max_new_tokens=8",
+        "--synthesis.feedback_generation.max_new_tokens=8",
+        "--synthesis.generator.options.num_inference_steps=2",
+        f"--training.diffusion_dpo.config=[{REPO / 'configs/llf/train/diffusion-dpo.yaml'}]",
+        f"--training.diffusion_dpo.args={quiet}]",
+    ]  # fmt: skip
+    pipeline = build(parser().parse_args(args))
+    run_pipeline(pipeline)
+    pairs = load_samples(pipeline.pairs_file, "preference", verify_media=True).samples
+    assert pairs and all(pair.responses[0][0].type == "image" for pair in pairs)
+    assert (tmp_path / "diffusion_dpo" / "export" / "model_index.json").exists()
