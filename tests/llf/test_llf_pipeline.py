@@ -93,12 +93,14 @@ def test_every_stage_runs_and_the_pairs_are_valid_preference_data(subset, backbo
         assert (tmp_path / name / "checkpoints" / "last.ckpt").exists()
 
 
-@pytest.mark.parametrize("name", ["tiny-text", "tiny-image", "tiny-video"])
-def test_shipped_pipeline_configs_parse_strictly(name):
-    config = parser().parse_args(["--config", str(REPO / "configs" / "llf" / f"{name}.yaml")])
-    pipeline = build(config)
-    assert pipeline.stage_names() == ["feedback_data", "feedback_sft", "synthesis", "dpo"]
+PIPELINES = sorted((REPO / "configs" / "llf").glob("*.yaml"))
+TRAININGS = {"tiny-text-rlhf": ["reward", "ppo"], "tiny-text-to-image": ["diffusion_dpo"]}
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.stem)
+def test_shipped_pipeline_configs_parse_strictly(path):
+    pipeline = build(parser().parse_args(["--config", str(path)]))
+    trainings = TRAININGS.get(path.stem, ["dpo"])
+    assert pipeline.stage_names() == ["feedback_data", "feedback_sft", "synthesis", *trainings]
     with pytest.raises(SystemExit):
-        parser().parse_args(
-            ["--config", str(REPO / "configs" / "llf" / f"{name}.yaml"), "--synthesis.bogus=1"]
-        )
+        parser().parse_args(["--config", str(path), "--synthesis.bogus=1"])
