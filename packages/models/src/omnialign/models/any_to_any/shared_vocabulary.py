@@ -165,11 +165,13 @@ class SharedVocabularyAdapter:
         """Codes sampled one position at a time from the LM head restricted to the codebook, with
         classifier-free guidance: the unconditional branch sees the image span's opening tokens without the
         prompt (masked out), and `uncond + scale * (cond - uncond)` is sampled. Emu3's row ends are fed, not
-        sampled. `span` fixes the grid: its placeholders are the positions to fill."""
+        sampled. `span` fixes the grid: its placeholders are the positions to fill. Prompt images travel as
+        the processor's media keys in `prompts` (`pixel_values`, Emu3's `image_sizes`)."""
         body, head = body_of(model), base_model(model).lm_head
         markers = _markers_of(span, body)
         ids = prompts["input_ids"]
         mask = prompts.get("attention_mask", torch.ones_like(ids))
+        media = {k: torch.cat([v, v]) for k, v in prompts.items() if k not in ("input_ids", "attention_mask")}
         prefix = markers.prefix(span).to(ids.device).expand(ids.shape[0], -1)
         inputs = torch.cat([ids, prefix], dim=1).repeat(2, 1)
         attention = torch.cat([mask, torch.ones_like(prefix)], dim=1).repeat(2, 1)
@@ -186,6 +188,7 @@ class SharedVocabularyAdapter:
                 position_ids=(attention.cumsum(-1) - 1).clamp_min(0)[:, -step_ids.shape[1] :],
                 cache=cache,
                 use_cache=True,
+                **(media if cache is None else {}),
             )
             cache = out.cache
             if row_end is not None and position % (width + 1) == width:
