@@ -2,7 +2,8 @@
 keeps both ranks stepping (`synced_gpus`). Rank 0 asks for 3 new tokens and rank 1 for 8, so rank 0 is done
 first; without `synced_gpus` it would stop joining the weight gathers and rank 1 would hang (the run would
 time out) or fail. Nothing here registers ZeRO-3 with transformers, so its own detection stays off and the
-backend's is what is tested.
+backend's is what is tested. The same run checks that the weight stream for a vLLM engine
+(`rollout.weights.policy_weights`) gathers each partitioned weight whole.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import deepspeed, torch
 from omnialign.alignment.rollout import GenerationOptions, HFGenerateBackend
 from omnialign.alignment.rollout.generation import SpecialIds
 from omnialign.alignment.rollout.sharding import needs_synced_generation, shards_parameters
+from omnialign.alignment.rollout.weights import policy_weights
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 torch.set_num_threads(1)
@@ -43,9 +45,13 @@ processor.padding_side = "left"  # as PromptDataModule pads prompts
 prompts = processor(["hello there", "a longer prompt than the first"], padding=True, return_tensors="pt")
 torch.manual_seed(rank)
 tokens = SpecialIds(eos=-1, pad=processor.pad_token_id, suppressed=[])  # -1: no row ends early
-options = GenerationOptions(max_new_tokens=3 if rank == 0 else 8)
-generated = HFGenerateBackend().generate(policy, dict(prompts), options, tokens)
+sampling = GenerationOptions(max_new_tokens=3 if rank == 0 else 8)
+generated = HFGenerateBackend().generate(policy, dict(prompts), sampling, tokens)
+whole = {name: tensor.clone() for name, tensor in policy_weights(policy)}  # what the vLLM sync pushes
+fresh = load_causal_lm(options, processor)  # the same seeded weights, never partitioned
 result = {
+    "weights_whole": whole.keys() == dict(fresh.named_parameters()).keys()
+    and all(torch.equal(whole[name], param) for name, param in fresh.named_parameters()),
     "sharded": shards_parameters(policy),
     "synced": needs_synced_generation(policy),
     "local_numel": sum(p.numel() for p in policy.parameters()),
@@ -96,6 +102,7 @@ def test_generate_keeps_zero3_ranks_in_step(tmp_path):
     assert rank0["sharded"] and rank0["synced"] and rank1["synced"]
     assert rank0["local_numel"] == 0, "ZeRO-3 must have partitioned every weight away from the module"
     assert rank0["shape"] == [2, 3] and rank1["shape"] == [2, 8]
+    assert rank0["weights_whole"] and rank1["weights_whole"], "the weight stream must gather every weight"
 
 
 class _Spy(nn.Module):

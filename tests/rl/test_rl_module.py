@@ -1,5 +1,5 @@
 """The RL module family on pieces that need no training run: the Lagrange multiplier through the module,
-rollout masks and tile selection, group-baseline layout, and the optional vLLM backend."""
+rollout masks and tile selection, group-baseline layout (the vLLM backend: `test_vllm_backend.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from omnialign.alignment.modules.rl import Experience, GroupRLModule, PPOLagrangianModule
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Rollout, VLLMBackend, build_rollout
+from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Rollout, build_rollout
 from omnialign.alignment.rollout.generation import response_mask_of, tile
 from omnialign.models.backbone import BackboneOptions
 
@@ -126,17 +126,6 @@ def test_keyword_scorer_counts_matches_with_cap():
     rollout = Rollout({}, {}, 1, ["aa b a", "", "aaaa"])
     scores = KeywordScorer("a", weight=0.5, max_count=3).score(rollout)
     assert scores.tolist() == [1.5, 0.0, 1.5]
-
-
-def test_vllm_backend_names_the_fix_when_vllm_is_missing():
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="HFGenerateBackend"):
-            VLLMBackend()
-    else:
-        with pytest.raises(NotImplementedError):
-            VLLMBackend().generate(None, {}, None, None)
 
 
 def test_lora_disabled_policy_is_the_reference(tmp_path):

@@ -238,10 +238,10 @@ class OnlineRLModule(PolicyModule):
         self.policy.eval()
         tokenizer = tokenizer_of(self.processor)
         ids = SpecialIds.of(tokenizer)
-        tiled = tile(prompts, self.samples_per_prompt)
-        generated = self.backend.generate(self.policy, tiled, self.generation, ids)
+        tiled, samples = tile(prompts, self.samples_per_prompt), self._samples(prompts)
+        generated = self.backend.generate(self.policy, tiled, self.generation, ids, samples)
         rollout = build_rollout(tiled, generated, self.samples_per_prompt, ids.eos, ids.pad, tokenizer)
-        rollout.samples = self._samples(prompts)
+        rollout.samples = samples
         scores = {}
         for name, scorer in self.scorers.items():
             scorer.prepare(self.processor, self.device)

@@ -6,10 +6,10 @@ from omnialign.alignment.rollout.generation import (
     HFGenerateBackend,
     Rollout,
     RolloutBackend,
-    VLLMBackend,
     build_rollout,
 )
 from omnialign.alignment.rollout.scoring import KeywordScorer, ScoreModelScorer, Scorer
+from omnialign.alignment.rollout.vllm_engine import VLLMBackend
 
 __all__ = [
     "GenerationOptions",

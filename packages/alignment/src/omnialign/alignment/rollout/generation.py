@@ -8,7 +8,7 @@ That makes every tile, and every set of tiles, a valid batch without knowing how
 media, which is how the PPO epochs split a rollout into mini-batches for any input modality.
 
 The backend only turns prompts into token ids; everything after (masks, positions, media) is shared, so a
-vLLM engine and HF `generate` give identical batches.
+vLLM engine (`rollout.vllm_engine`) and HF `generate` give identical batches.
 """
 
 from __future__ import annotations
@@ -90,9 +90,11 @@ class RolloutBackend(ABC):
         prompts: dict[str, Tensor],
         options: GenerationOptions,
         tokens: SpecialIds,
+        samples: Sequence[Sample] | None = None,
     ) -> Tensor:
         """`[N, G]` response ids, `G <= max_new_tokens`, never one of `tokens.suppressed`; anything after a
-        row's first `tokens.eos` is ignored."""
+        row's first `tokens.eos` is ignored. `samples` (the prompt sample of each row) serve engines that take
+        raw media instead of the batch's media tensors."""
 
 
 class HFGenerateBackend(RolloutBackend):
@@ -109,6 +111,7 @@ class HFGenerateBackend(RolloutBackend):
         prompts: dict[str, Tensor],
         options: GenerationOptions,
         tokens: SpecialIds,
+        samples: Sequence[Sample] | None = None,
     ) -> Tensor:
         # generate derives positions from the attention mask (left padding included) and extends them itself
         inputs = {key: value for key, value in prompts.items() if key != "position_ids"}
@@ -127,34 +130,6 @@ class HFGenerateBackend(RolloutBackend):
             synced_gpus=needs_synced_generation(model),
         )
         return out[:, width:]
-
-
-class VLLMBackend(RolloutBackend):
-    """Placeholder for a vLLM rollout engine (GPU only). vLLM is imported when the backend is built, so
-    configs naming it fail at once with an actionable message where it is not installed; weight
-    synchronisation from the trained policy into the engine is not implemented yet."""
-
-    def __init__(self, gpu_memory_utilization: float = 0.3) -> None:
-        """`gpu_memory_utilization`: share of GPU memory the engine may take for weights and KV cache."""
-        try:
-            import vllm  # noqa: F401
-        except ImportError as error:
-            raise ImportError(
-                "the vLLM rollout backend needs vllm (GPU only): `uv pip install vllm`, "
-                "or use omnialign.alignment.rollout.HFGenerateBackend"
-            ) from error
-        self.gpu_memory_utilization = gpu_memory_utilization
-
-    def generate(
-        self,
-        model: nn.Module,
-        prompts: dict[str, Tensor],
-        options: GenerationOptions,
-        tokens: SpecialIds,
-    ) -> Tensor:
-        raise NotImplementedError(
-            "VLLMBackend cannot yet load the policy's current weights into the engine; use HFGenerateBackend"
-        )
 
 
 def response_mask_of(generated: Tensor, eos_id: int) -> Tensor:
