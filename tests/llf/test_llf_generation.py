@@ -3,11 +3,10 @@ the media regenerated under the same noise, and the pairs feed Diffusion-DPO unc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning.pytorch as pl
 import pytest
 import torch
+from llf_helpers import REPO, shipped_config_cut
 
 from omnialign.alignment.llf.cli import build, parser
 from omnialign.alignment.llf.pipeline import run_pipeline
@@ -22,7 +21,6 @@ from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.diffusion import GeneratorOptions
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "data" / "tiny" / "train" / "align-anything"
 
 
@@ -74,23 +72,11 @@ def test_the_text_to_image_pipeline_config_runs_every_stage(tmp_path):
     """configs/llf/tiny-text-to-image.yaml, cut to a few rows: the feedback model is trained on critiques of
     generated images (shown to it), then critiques the generator's images, and Diffusion-DPO trains on the
     pairs."""
-    config = REPO / "configs" / "llf" / "tiny-text-to-image.yaml"
-    quiet = '["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"'
-    args = [
-        "--config", str(config),
-        f"--workdir={tmp_path}",
-        f"--feedback_data.train.files=[{TINY / 'text-to-image' / 'train.parquet'}]",
-        "--feedback_data.train.limit=4",
-        f"--feedback_sft.args={quiet}, \"--model.init_args.backbone.name=tiny:qwen2-vl\"]",
-        f"--feedback_sft.config=[{REPO / 'configs/llf/train/feedback-sft.yaml'}]",
-        f"--synthesis.prompts.files=[{TINY / 'text-to-image' / 'train.parquet'}]",
-        "--synthesis.prompts.limit=4",
-        "--synthesis.generation.max_new_tokens=8",
-        "--synthesis.feedback_generation.max_new_tokens=8",
+    args = shipped_config_cut(
+        REPO / "configs/llf/tiny-text-to-image.yaml",
+        tmp_path,
         "--synthesis.generator.options.num_inference_steps=2",
-        f"--training.diffusion_dpo.config=[{REPO / 'configs/llf/train/diffusion-dpo.yaml'}]",
-        f"--training.diffusion_dpo.args={quiet}]",
-    ]  # fmt: skip
+    )
     pipeline = build(parser().parse_args(args))
     run_pipeline(pipeline)
     pairs = load_samples(pipeline.pairs_file, "preference", verify_media=True).samples

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from llf_helpers import QUIET, REPO, shipped_config_cut
 
 from omnialign.alignment.llf.cli import build, parser
 from omnialign.alignment.llf.pipeline import (
@@ -21,9 +22,7 @@ from omnialign.data.journal import RowJournal
 from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions
 
-REPO = Path(__file__).resolve().parents[2]
 PPO_PROMPTS = REPO / "data/tiny/train/align-anything/text-to-text/train.parquet"
-QUIET = ["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"]
 
 
 def _source(subset: str, split: str, limit: int) -> RecordSource:
@@ -104,3 +103,18 @@ def test_shipped_pipeline_configs_parse_strictly(path):
     assert pipeline.stage_names() == ["feedback_data", "feedback_sft", "synthesis", *trainings]
     with pytest.raises(SystemExit):
         parser().parse_args(["--config", str(path), "--synthesis.bogus=1"])
+
+
+def test_interleaved_llf_pairs_hold_text_and_image_and_train_the_any_to_any_policy(tmp_path):
+    """configs/llf/tiny-interleaved.yaml on a few rows: Janus answers with text + image, the feedback model
+    sees both images, the refined interleaved answer is chosen, and DPO trains Janus on the pairs."""
+    pipeline = build(
+        parser().parse_args(shipped_config_cut(REPO / "configs/llf/tiny-interleaved.yaml", tmp_path))
+    )
+    run_pipeline(pipeline)
+    pairs = load_samples(pipeline.pairs_file, "preference", verify_media=True).samples
+    assert pairs
+    for pair in pairs:
+        assert [[p.type for p in response] for response in pair.responses] == [["text", "image"]] * 2
+        assert pair.responses[0][1].media.path != pair.responses[1][1].media.path
+    assert (tmp_path / "dpo" / "export" / "config.json").exists()

@@ -22,7 +22,12 @@ from typing import Any, Literal
 from lightning.pytorch.utilities import rank_zero_info
 
 from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
-from omnialign.alignment.llf.responders import PromptRefiningGenerator, Responder, TextPolicy
+from omnialign.alignment.llf.responders import (
+    InterleavedPolicy,
+    PromptRefiningGenerator,
+    Responder,
+    TextPolicy,
+)
 from omnialign.alignment.llf.synthesis import PairSynthesizer, SynthesisReport
 from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
 from omnialign.alignment.rollout.generation import GenerationOptions
@@ -30,6 +35,7 @@ from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.records import load_samples
 from omnialign.data.records.rows import MediaWriter
 from omnialign.data.sample import Sample
+from omnialign.models.any_to_any.generation import InterleavedGenerator
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 STAGE_ORDER = ("feedback_data", "feedback_sft", "synthesis")
@@ -99,6 +105,11 @@ class SynthesisStage:
     feedback_model: BackboneOptions | None = None
     """The critic; default: the export of the `feedback_sft` stage."""
     generator: MediaGeneratorStage | None = None
+    respond_with: Literal["text", "text+image"] = "text"
+    """`text+image`: an any-to-any policy answers with text, then an image drawn with classifier-free
+    guidance (text+image → text+image)."""
+    guidance_scale: float = 5.0
+    """Classifier-free guidance of drawn images (`text+image`)."""
     generation: GenerationOptions = field(default_factory=GenerationOptions)
     """Sampling of answers and refinements."""
     feedback_generation: GenerationOptions = field(default_factory=GenerationOptions)
@@ -194,10 +205,15 @@ def _text_generator(options: BackboneOptions, sampling: GenerationOptions, devic
 
 
 def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
+    media_dir = pipeline.pairs_file.parent / "media"
+    if stage.respond_with == "text+image":
+        processor = load_processor(stage.policy)
+        model = load_causal_lm(stage.policy, processor).to(stage.device).eval()
+        tokens, scale = stage.generation.max_new_tokens, stage.guidance_scale
+        return InterleavedPolicy(InterleavedGenerator(model, processor, tokens, scale), media_dir)
     policy = _text_generator(stage.policy, stage.generation, stage.device)
     if stage.generator is None:
         return TextPolicy(policy)
-    media_dir = pipeline.pairs_file.parent / "media"
     generator = MediaGenerator.load(stage.generator.name, media_dir, stage.generator.options)
     generator.pipeline.to(stage.device)
     return PromptRefiningGenerator(generator, policy)

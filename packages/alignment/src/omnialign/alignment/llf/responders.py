@@ -1,11 +1,12 @@
 """Who answers and who revises, per output modality: the one seam between LLF and the kind of policy.
 
 Pair synthesis only needs two calls: `respond` (an answer to each prompt) and `refine` (a better answer,
-given the feedback on the first). For text-out policies (any input modality, any-to-any models writing
-text) both are the policy itself. For generation modalities (text→image/video/audio) the refinement acts on
-the generation prompt: a text model rewrites the prompt from the feedback on the generated media and the
-generator renders the new prompt under the same seed, so the pair differs by the prompt alone and feeds
-Diffusion-DPO as it is.
+given the feedback on the first). For text-out policies (any input modality) both are the policy itself;
+an any-to-any policy answering with text and an image (text+image → text+image) also refines in its own
+conversation, where its first answer, image included, is context. For generation modalities
+(text→image/video/audio) the refinement acts on the generation prompt: a text model rewrites the prompt
+from the feedback on the generated media and the generator renders the new prompt under the same seed, so
+the pair differs by the prompt alone and feeds Diffusion-DPO as it is.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
 
 from omnialign.alignment.llf.templates import prompt_refine_request, refine_request
 from omnialign.alignment.media_generation import MediaGenerator
 from omnialign.alignment.text_generation import TextGenerator
-from omnialign.data.sample import Part, Sample
+from omnialign.data.media_writing import save_image
+from omnialign.data.sample import MediaRef, Part, Sample
+from omnialign.models.any_to_any.generation import InterleavedGenerator
 
 Response = tuple[Part, ...]
 CRITIQUE_SEED_OFFSET = 1
@@ -67,6 +74,37 @@ class TextPolicy(Responder):
         ]
         texts = self.policy.generate(requests, seed + REFINE_SEED_OFFSET)
         return [Refinement((Part.of_text(text),)) for text in texts]
+
+
+class InterleavedPolicy(Responder):
+    """An any-to-any policy (Janus, Emu3, ...) answering with text, then an image drawn with
+    classifier-free guidance; images are written under `media_dir` and answers become text + image parts."""
+
+    def __init__(self, generator: InterleavedGenerator, media_dir: str | Path) -> None:
+        self.generator = generator
+        self.media_dir = Path(media_dir)
+
+    def _answer(self, samples: Sequence[Sample], seed: int) -> list[Response]:
+        answers = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for sample in samples:
+                answer = self.generator.answer(sample)
+                images = [save_image(np.asarray(image), self.media_dir) for image in answer.images]
+                parts = [Part.of_media(MediaRef("image", path=str(path))) for path in images]
+                answers.append((Part.of_text(answer.text), *parts))
+        return answers
+
+    def respond(self, samples: Sequence[Sample], seed: int) -> list[Response]:
+        return self._answer(samples, seed)
+
+    def refine(
+        self, samples: Sequence[Sample], responses: Sequence[Response], feedback: Sequence[str], seed: int
+    ) -> list[Refinement]:
+        requests = [
+            refine_request(s.prompt, r, f) for s, r, f in zip(samples, responses, feedback, strict=True)
+        ]
+        return [Refinement(answer) for answer in self._answer(requests, seed + REFINE_SEED_OFFSET)]
 
 
 def generation_prompt(sample: Sample) -> str:
