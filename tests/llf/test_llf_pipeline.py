@@ -118,3 +118,20 @@ def test_interleaved_llf_pairs_hold_text_and_image_and_train_the_any_to_any_poli
         assert [[p.type for p in response] for response in pair.responses] == [["text", "image"]] * 2
         assert pair.responses[0][1].media.path != pair.responses[1][1].media.path
     assert (tmp_path / "dpo" / "export" / "config.json").exists()
+
+
+def test_the_vllm_backend_is_chosen_per_model_and_fails_clearly_without_vllm():
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("vllm is installed: the missing-engine message cannot be observed")
+    stage = SynthesisStage(
+        prompts=_source("text-to-text", "train", 1), policy=BackboneOptions(), backend="vllm"
+    )
+    with pytest.raises(ImportError, match="HFGenerateBackend"):
+        stage.make_backend()
+    assert type(SynthesisStage(prompts=stage.prompts, policy=stage.policy).make_backend()).__name__ == (
+        "HFGenerateBackend"
+    )

@@ -66,7 +66,7 @@ class TextGenerator:
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            generated = self.backend.generate(self.model, batch, self.options, self.tokens)
+            generated = self.backend.generate(self.model, batch, self.options, self.tokens, list(samples))
         keep = response_mask_of(generated, self.tokens.eos).bool()
         generated = torch.where(keep, generated, torch.full_like(generated, self.tokens.pad))
         texts = self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)

@@ -30,7 +30,8 @@ from omnialign.alignment.llf.responders import (
 )
 from omnialign.alignment.llf.synthesis import PairSynthesizer, SynthesisReport
 from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
-from omnialign.alignment.rollout.generation import GenerationOptions
+from omnialign.alignment.rollout import VLLMBackend
+from omnialign.alignment.rollout.generation import GenerationOptions, HFGenerateBackend, RolloutBackend
 from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.records import load_samples
 from omnialign.data.records.rows import MediaWriter
@@ -117,6 +118,15 @@ class SynthesisStage:
     seed: int = 0
     device: str = "cpu"
     """Where the models run (`cuda` on a GPU machine)."""
+    backend: Literal["hf", "vllm"] = "hf"
+    """Text generation engine: HF `generate` (CPU or GPU), or a vLLM engine per text model (GPU, vllm
+    installed; `VLLMBackend`)."""
+    vllm_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of each `VLLMBackend` (e.g. `gpu_memory_utilization`, `max_model_len`)."""
+
+    def make_backend(self) -> RolloutBackend:
+        """A fresh engine per model: a vLLM engine holds the weights of the one model it serves."""
+        return VLLMBackend(**self.vllm_options) if self.backend == "vllm" else HFGenerateBackend()
 
 
 @dataclass
@@ -198,10 +208,12 @@ def run_feedback_sft(pipeline: LLFPipeline, stage: TrainStage) -> None:
     run_training(train_args(stage, pipeline.root / "feedback_sft", [pipeline.feedback_file("train")], extra))
 
 
-def _text_generator(options: BackboneOptions, sampling: GenerationOptions, device: str) -> TextGenerator:
+def _text_generator(
+    options: BackboneOptions, sampling: GenerationOptions, stage: SynthesisStage
+) -> TextGenerator:
     processor = load_processor(options)
-    model = load_causal_lm(options, processor).to(device).eval()
-    return TextGenerator(model, processor, sampling)
+    model = load_causal_lm(options, processor).to(stage.device).eval()
+    return TextGenerator(model, processor, sampling, stage.make_backend())
 
 
 def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
@@ -211,7 +223,7 @@ def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
         model = load_causal_lm(stage.policy, processor).to(stage.device).eval()
         tokens, scale = stage.generation.max_new_tokens, stage.guidance_scale
         return InterleavedPolicy(InterleavedGenerator(model, processor, tokens, scale), media_dir)
-    policy = _text_generator(stage.policy, stage.generation, stage.device)
+    policy = _text_generator(stage.policy, stage.generation, stage)
     if stage.generator is None:
         return TextPolicy(policy)
     generator = MediaGenerator.load(stage.generator.name, media_dir, stage.generator.options)
@@ -230,7 +242,7 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> SynthesisRepo
     }
     synthesizer = PairSynthesizer(
         _responder(stage, pipeline),
-        _text_generator(critic_options, stage.feedback_generation, stage.device),
+        _text_generator(critic_options, stage.feedback_generation, stage),
         pipeline.pairs_file,
         batch_size=stage.batch_size,
         seed=stage.seed,
