@@ -30,17 +30,22 @@ def _text_generator(name: str, tokens: int) -> TextGenerator:
     return TextGenerator(load_causal_lm(options, processor).eval(), processor, GenerationOptions(tokens))
 
 
-@pytest.mark.parametrize("kind", ["image", "video"])
+CRITICS = {"image": "tiny:qwen2-vl", "video": "tiny:qwen2-vl", "audio": "tiny:qwen2-audio"}
+
+
+@pytest.mark.parametrize("kind", ["image", "video", "audio"])
 def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp_path):
     subset = f"text-to-{kind}"
     prompts = load_samples(TINY / subset / "train.parquet", f"align-anything/{subset}").samples[:4]
     generator = MediaGenerator.load(
         f"tiny:{subset}",
         tmp_path / "pairs" / "media",
-        MediaGenerationOptions(num_inference_steps=2, height=16, width=16, num_frames=4),
+        MediaGenerationOptions(
+            num_inference_steps=2, height=16, width=16, num_frames=4, audio_length_in_s=1.0
+        ),
     )
     responder = PromptRefiningGenerator(generator, _text_generator("tiny:llama", 12))
-    critic = _text_generator("tiny:qwen2-vl", 12)  # sees the generated image or video frames
+    critic = _text_generator(CRITICS[kind], 12)  # sees the generated image, video frames or audio
     output = tmp_path / "pairs" / "pairs.jsonl"
     report = PairSynthesizer(responder, critic, output, batch_size=2).run(prompts)
     assert report.written + sum(report.skipped.values()) == 4 and report.written >= 2
