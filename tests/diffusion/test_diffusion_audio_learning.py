@@ -1,0 +1,60 @@
+"""Diffusion-DPO on the AudioLDM-class text-to-audio generator (mel-spectrogram latents) learns a planted
+preference: in the data/tiny text-to-audio fixtures the preferred clip is an 880 Hz tone and the other a
+220 Hz one, so the two mel spectrograms light up different frequency bands. Clips are cut to 0.256 s (4096
+samples, 64 mel frames at the tiny vocoder's hop of 64), which keeps both tones periodic (56 and 225 cycles)
+and the run near 20 s on one CPU thread."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+from diffusers import DiffusionPipeline
+from diffusion_helpers import fit, media_pairs
+
+from omnialign.alignment.modules.diffusion import DiffusionModule
+from omnialign.models.diffusion import GeneratorOptions
+
+SCHEMA = "align-anything/text-to-audio"
+
+
+def implicit_accuracy(module: DiffusionModule, trainer: pl.Trainer, data, seeds: int) -> float:
+    """Held-out implicit preference accuracy, averaged over `seeds` noise draws per pair."""
+    accuracies = []
+    for seed in range(seeds):
+        module.val_seed = 1000 * (seed + 1)
+        accuracies.append(
+            trainer.validate(module, datamodule=data, verbose=False)[0]["val/implicit_accuracy"]
+        )
+    return float(np.mean(accuracies))
+
+
+@pytest.mark.slow
+def test_audio_dpo_learns_the_planted_frequency_preference(tmp_path):
+    """Before training the policy is its reference, every implicit logit is exactly 0 and no pair counts as
+    ranked right (accuracy 0); after Diffusion-DPO the model denoises held-out 880 Hz clips better than the
+    reference does, relative to 220 Hz ones, on well over half the pairs (chance: 0.5). The exported
+    pipeline then loads with plain diffusers and generates a waveform."""
+    pl.seed_everything(0)
+    module = DiffusionModule(
+        GeneratorOptions(name="tiny:text-to-audio"),
+        beta=50.0,
+        optimizer=partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0),
+    )
+    data = media_pairs(SCHEMA, audio_seconds=0.256)
+    before_trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    before = implicit_accuracy(module, before_trainer, data, seeds=1)
+    trainer = fit(module, data, epochs=8, root=tmp_path)
+    after = implicit_accuracy(module, trainer, data, seeds=3)
+    print(f"tiny:text-to-audio: held-out implicit accuracy {before:.3f} -> {after:.3f}")
+    assert before == 0.0
+    assert after > 0.6
+
+    pipe = DiffusionPipeline.from_pretrained(module.export_pretrained(tmp_path / "export"))
+    out = pipe("a high tone", num_inference_steps=2, audio_length_in_s=0.5, output_type="np")
+    audio = np.asarray(out.audios)
+    assert audio.ndim == 2 and audio.shape[0] == 1 and audio.shape[1] > 0
+    assert np.isfinite(audio).all()
