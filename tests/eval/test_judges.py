@@ -37,6 +37,8 @@ class StubHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         StubHandler.bodies.append({"path": self.path, **body})
         content = body["messages"][0]["content"]
+        if isinstance(content, list):  # a vision message: the judge text is the first part
+            content = content[0]["text"]
         reply = "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
         payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
         self.send_response(200)

@@ -79,7 +79,7 @@ def test_judged_families_score_every_item(run_dir):
 @pytest.mark.slow
 def test_per_sample_rows_trace_inputs_outputs_and_verdicts(run_dir):
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * (4 + 4 + 2 + 2)
+    assert len(rows) == 2 * (4 + 4 + 2 + 2 + 4)
     video = next(r for r in rows if r["model"] == "strong" and r["id"] == "u-video")
     expected_inputs = {"prompt": "Where does the bar move?", "video": "media/bar.mp4", "reference": "down"}
     assert video["inputs"] == expected_inputs
@@ -95,7 +95,18 @@ def test_report_parses_and_its_pngs_open(run_dir):
     parser.feed((run_dir / "report/report.html").read_text())
     entries = json.loads((run_dir / "results.json").read_text())
     assert parser.rows == len(entries) + 1  # header row
-    assert len(parser.images) == 4 * 3  # per task: category bars, score distribution, win-rate matrix
+    assert len(parser.images) == 5 * 3  # per task: category bars, score distribution, win-rate matrix
     for name in parser.images:
         with Image.open(run_dir / "report" / name) as image:
             assert image.format == "PNG" and min(image.size) > 100
+
+
+@pytest.mark.slow
+def test_shipped_config_reports_image_metrics_offline(run_dir):
+    """The tiny config's image_generation task loads the fixture's encoders by path: FID 1600 and IS 2 by
+    hand (see omnialign.eval.fixtures); weak generated no image, so its metrics are null."""
+    results = _results(run_dir)
+    assert results["strong", "image_generation", "fid"]["value"] == pytest.approx(1600.0, rel=1e-4)
+    assert results["strong", "image_generation", "inception_score"]["value"] == pytest.approx(2.0, rel=1e-5)
+    assert results["strong", "image_generation", "clip_score"]["value"] > 0.0
+    assert results["weak", "image_generation", "kid"]["value"] is None

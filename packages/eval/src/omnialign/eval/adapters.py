@@ -12,11 +12,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import MediaRef, Part
+from omnialign.eval.distributed import progress
 from omnialign.eval.items import MEDIA, EvalItem, Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
@@ -55,7 +55,7 @@ class LocalGenerator(ModelAdapter):
     def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
         tokenizer = self.encoder.tokenizer
         answers: list[Response] = []
-        for start in tqdm(range(0, len(items), self.batch_size), desc="generate", leave=False):
+        for start in progress(range(0, len(items), self.batch_size), "generate"):
             chunk = items[start : start + self.batch_size]
             batch = pad_sequences(
                 [self.encoder.encode_prompt(item.sample(root)) for item in chunk],

@@ -14,11 +14,13 @@ from pathlib import Path
 from jsonargparse import auto_cli
 
 from omnialign.data.datamodules.moderation import ModerationInputs
+from omnialign.eval.distributed import process_group
+from omnialign.eval.image_metrics import ImageMetricOptions
 from omnialign.eval.judges import Judge
 from omnialign.eval.moderation_eval import score_moderation, summarise_moderation
 from omnialign.eval.report import write_moderation_report, write_report, write_score_report
 from omnialign.eval.results import as_json
-from omnialign.eval.runner import ModelSpec, evaluate
+from omnialign.eval.runner import ModelSpec, RunOptions, evaluate
 from omnialign.eval.scoring import ScoreKind, ScoreSubset, score_pairs, summarise_scores
 from omnialign.eval.tasks import load_registry
 from omnialign.models.backbone import BackboneOptions, load_processor
@@ -34,8 +36,13 @@ def run(
     judges: dict[str, Judge] | None = None,
     resamples: int = 1000,
     baseline: str | None = None,
+    image_metrics: ImageMetricOptions | None = None,
 ) -> Path:
     """Evaluate `models` on the named `tasks` of `registry` and write the three outputs.
+
+    Under a launcher that starts several processes (`torchrun --nproc-per-node N apps/evaluate.py tasks
+    ...`), each process answers and judges its share of every task's items and rank 0 writes the outputs,
+    identical to a single-process run's.
 
     Args:
         models: Models under evaluation, each a name and an adapter.
@@ -46,6 +53,7 @@ def run(
         judges: Judge per role named by the tasks.
         resamples: Bootstrap resamples per confidence interval.
         baseline: Model the others face in the Safe RLHF arena (tasks with a cost judge).
+        image_metrics: Weights and sizes for the FID/KID/IS/CLIPScore a task asks for.
     """
     declared = load_registry(registry)
     unknown = [name for name in tasks if name not in declared]
@@ -59,9 +67,15 @@ def run(
         raise ValueError(f"no judge bound to roles {unbound}; add them under `judges`")
     if baseline is not None and baseline not in {m.name for m in models}:
         raise ValueError(f"baseline '{baseline}' is not one of the models")
-    results, rows = evaluate(models, selected, judges, Path(data_root), resamples, baseline)
-    out = _write(results, rows, Path(output_dir))
-    write_report(results, rows, out / "report")
+    with process_group() as shards:
+        sizes = image_metrics or ImageMetricOptions()
+        results, rows = evaluate(
+            models, selected, judges, RunOptions(Path(data_root), resamples, baseline, sizes, shards)
+        )
+        out = Path(output_dir)
+        if shards.is_main:
+            _write(results, rows, out)
+            write_report(results, rows, out / "report")
     return out
 
 

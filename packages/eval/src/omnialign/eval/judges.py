@@ -1,6 +1,11 @@
 """Pluggable judges: a local language model, a reward model (`ScoreModel`), or an OpenAI-compatible HTTP
 endpoint. Each turns (prompt, response, reference, criterion) into a `Verdict`.
 
+Media reach judges that can see them: a local multimodal judge (Qwen2-VL, LLaVA, Qwen2-Audio ...) gets the
+prompt's and the answer's media through its own processor, an HTTP judge gets images as base64 `image_url`
+data URLs (the OpenAI vision message format); media a judge cannot take stay `[image: file]` placeholders in
+the text, which every judge also gets, so it can tell the request's media from the answer's by their order.
+
 Language-model judges rate on a 1..`scale` scale, mapped to [0, 1]. The local one does not sample a rating:
 it reads the probability of each rating string after the judge prompt and reports the expected rating, so
 every item gets a score, and a tiny random judge in tests is as deterministic as a real one. A reward model
@@ -9,18 +14,25 @@ reports its (normalised) score as is: only comparisons between models are meanin
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+from PIL import Image
 
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
-from omnialign.data.sample import Message, Part, Sample
+from omnialign.data.sample import MediaRef, Message, Part, Sample
+from omnialign.eval.distributed import progress
 from omnialign.eval.items import Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.score import ScoreModel
@@ -53,6 +65,12 @@ def _describe_part(part: Part) -> str:
     return f"[{part.type}: {part.media.describe()}]"
 
 
+def request_media(request: JudgeRequest, accepts: Callable[[str], bool]) -> tuple[Part, ...]:
+    """The media parts of the request's prompt, then of the answer, that the judge `accepts` by modality."""
+    parts = (*(p for m in request.prompt.prompt for p in m.parts), *request.response)
+    return tuple(p for p in parts if p.media is not None and accepts(p.type))
+
+
 def judge_prompt(request: JudgeRequest, scale: int) -> str:
     lines = [
         f"Criterion: {request.criterion}",
@@ -71,7 +89,8 @@ class Judge(ABC):
 
 
 class LocalModelJudge(Judge):
-    """A local causal LM as judge: expected rating under its next-token probabilities."""
+    """A local causal LM as judge: expected rating under its next-token probabilities. A multimodal backbone
+    sees the media its processor takes (the request's first, then the answer's) before the judge text."""
 
     def __init__(self, backbone: BackboneOptions, scale: int = 5) -> None:
         """
@@ -86,14 +105,22 @@ class LocalModelJudge(Judge):
 
     @torch.no_grad()
     def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
-        return [self._one(request) for request in requests]
+        return [self._one(request) for request in progress(requests, "judge")]
+
+    def judge_sample(self, request: JudgeRequest) -> Sample:
+        """The judge's conversation: one user turn with the media it can take and the judge text, and every
+        rating as a candidate response."""
+        accepts = self.encoder.decode_media.supports if self.encoder.is_multimodal else lambda _: False
+        text = Part.of_text(judge_prompt(request, self.scale))
+        prompt = (Message("user", (*request_media(request, accepts), text)),)
+        ratings = [str(r) for r in range(1, self.scale + 1)]
+        return Sample(prompt=prompt, responses=tuple((Part.of_text(r),) for r in ratings))
 
     def _one(self, request: JudgeRequest) -> Verdict:
-        prompt = (Message("user", (Part.of_text(judge_prompt(request, self.scale)),)),)
-        ratings = [str(r) for r in range(1, self.scale + 1)]
-        sample = Sample(prompt=prompt, responses=tuple((Part.of_text(r),) for r in ratings))
+        sample = self.judge_sample(request)
         batch = pad_sequences(self.encoder.encode_responses(sample), self.encoder.tokenizer.pad_token_id)
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        inputs = {key: value for key, value in batch.items() if key != "response_mask"}
+        logits = self.model(**inputs).logits
         logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
         sequence = (logprobs * batch["response_mask"][:, 1:]).sum(-1)
         probs = sequence.softmax(0)
@@ -136,11 +163,27 @@ def _text_only(sample: Sample) -> Sample:
     return Sample(prompt=messages, meta=sample.meta)
 
 
+def image_url(ref: MediaRef) -> dict[str, Any]:
+    """An OpenAI `image_url` content part carrying the image file's own bytes as a base64 data URL."""
+    data = ref.data if ref.data is not None else Path(str(ref.path)).read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        mime = Image.MIME.get(image.format or "", "application/octet-stream")
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 class HttpJudge(Judge):
-    """An OpenAI-compatible chat-completions endpoint (vLLM, TGI, a hosted API) as judge."""
+    """An OpenAI-compatible chat-completions endpoint (vLLM, TGI, a hosted API) as judge; with `send_images`
+    the request's and the answer's images follow the judge text as base64 data URLs."""
 
     def __init__(
-        self, url: str, model: str, scale: int = 5, api_key_env: str | None = None, timeout_s: float = 60.0
+        self,
+        url: str,
+        model: str,
+        scale: int = 5,
+        api_key_env: str | None = None,
+        timeout_s: float = 60.0,
+        send_images: bool = True,
     ) -> None:
         """
         Args:
@@ -149,21 +192,31 @@ class HttpJudge(Judge):
             scale: Ratings run 1..scale.
             api_key_env: Environment variable holding a bearer token; None sends none.
             timeout_s: Per-request timeout.
+            send_images: Attach images (a vision endpoint); False sends text with placeholders only.
         """
         self.url = url.rstrip("/") + "/chat/completions"
         self.model = model
         self.scale = scale
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
+        self.send_images = send_images
 
     def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
-        return [self._one(request) for request in requests]
+        return [self._one(request) for request in progress(requests, "judge")]
+
+    def content(self, request: JudgeRequest) -> str | list[dict[str, Any]]:
+        """The user message's content: the judge text alone, or text then images when there are any."""
+        text = judge_prompt(request, self.scale)
+        images = request_media(request, lambda kind: kind == "image") if self.send_images else ()
+        if not images:
+            return text
+        return [{"type": "text", "text": text}, *(image_url(part.media) for part in images)]
 
     def _one(self, request: JudgeRequest) -> Verdict:
         body = {
             "model": self.model,
             "temperature": 0,
-            "messages": [{"role": "user", "content": judge_prompt(request, self.scale)}],
+            "messages": [{"role": "user", "content": self.content(request)}],
         }
         headers = {"Content-Type": "application/json"}
         if self.api_key_env is not None:

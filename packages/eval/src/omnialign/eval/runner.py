@@ -1,18 +1,20 @@
 """Run tasks over models: answer, score, and gather per-sample rows and metric results with confidence
-intervals. Writing files is `outputs.py`'s job, plotting `report.py`'s."""
+intervals, one process or several (`distributed.Shards`). Writing files is `cli.py`'s job, plotting
+`report.py`'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from omnialign.eval.adapters import ModelAdapter
+from omnialign.eval.distributed import Shards, progress
 from omnialign.eval.families import chosen_modalities, score_family
-from omnialign.eval.items import EvalItem, load_items
+from omnialign.eval.image_metrics import ImageMetricOptions, image_metric_results
+from omnialign.eval.items import EvalItem, Response, load_items
 from omnialign.eval.judges import Judge, describe
 from omnialign.eval.metrics import WinRateMatrix
 from omnialign.eval.results import mean, proportion
@@ -32,18 +34,22 @@ def _role(judges: dict[str, Judge], role: str | None) -> Judge | None:
     return judges[role] if role is not None else None
 
 
-def run_task(
-    model: ModelSpec, task: TaskSpec, items: list[EvalItem], root: Path, judges: dict[str, Judge]
+def score_rows(
+    model: str,
+    task: TaskSpec,
+    items: list[EvalItem],
+    responses: list[Response],
+    root: Path,
+    judges: dict[str, Judge],
 ) -> list[dict[str, Any]]:
-    """Per-sample rows (inputs, output, score, verdict, cost) of one model on one task."""
+    """Per-sample rows (inputs, output, score, verdict, cost) of one model's `responses` to `items`."""
     prompts = [item.sample(root) for item in items]
-    responses = model.adapter.respond(items, root)
     scored = score_family(task.family, items, prompts, responses, _role(judges, task.judge))
     cost_judge = _role(judges, task.cost_judge)
     harm = costs(cost_judge, prompts, responses) if cost_judge is not None else [None] * len(items)
     return [
         {
-            "model": model.name,
+            "model": model,
             "task": task.name,
             "family": task.family,
             "id": item.id,
@@ -104,28 +110,52 @@ def win_rates(task: str, rows: list[dict[str, Any]], models: list[str]) -> list[
     ]
 
 
-def evaluate(
-    models: list[ModelSpec],
-    tasks: list[TaskSpec],
-    judges: dict[str, Judge],
-    data_root: Path,
-    resamples: int = 1000,
-    baseline: str | None = None,
+@dataclass
+class RunOptions:
+    """How `evaluate` runs, beyond what it evaluates."""
+
+    data_root: Path
+    resamples: int = 1000
+    baseline: str | None = None
+    image_metrics: ImageMetricOptions = field(default_factory=ImageMetricOptions)
+    shards: Shards = field(default_factory=Shards.current)
+
+
+def _task_results(
+    models: list[ModelSpec], task: TaskSpec, judges: dict[str, Judge], run: RunOptions
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every model on every task; returns (results, per-sample rows). With a `baseline` model name, tasks
-    with a cost judge also report the Safe RLHF arena of every other model against it."""
+    """One task: this rank answers and judges its shard of the items; rows are merged back into item order
+    before anything is summarised, so every rank computes the single-process numbers."""
+    path = run.data_root / task.data
+    items = load_items(path, task.limit)
+    mine = run.shards.take(items)
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    for task in tqdm(tasks, desc="tasks"):
-        path = data_root / task.data
-        items = load_items(path, task.limit)
-        task_rows = []
-        for model in tqdm(models, desc=task.name, leave=False):
-            model_rows = run_task(model, task, items, path.parent, judges)
-            results += summarise(model_rows, items, resamples)
-            task_rows += model_rows
-        results += win_rates(task.name, task_rows, [m.name for m in models])
-        if baseline is not None and task.cost_judge is not None:
-            results += arena(task.name, task_rows, baseline)
+    for model in progress(models, task.name):
+        responses = model.adapter.respond(mine, path.parent)
+        model_rows = run.shards.merge(score_rows(model.name, task, mine, responses, path.parent, judges))
+        results += summarise(model_rows, items, run.resamples)
+        if task.image_metrics:
+            results += image_metric_results(
+                model.name, task, mine, responses, run.data_root, run.image_metrics, run.shards
+            )
+        rows += model_rows
+    results += win_rates(task.name, rows, [m.name for m in models])
+    if run.baseline is not None and task.cost_judge is not None:
+        results += arena(task.name, rows, run.baseline)
+    return results, rows
+
+
+def evaluate(
+    models: list[ModelSpec], tasks: list[TaskSpec], judges: dict[str, Judge], run: RunOptions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every model on every task; returns (results, per-sample rows), the same on every rank. With a
+    `baseline` model name, tasks with a cost judge also report the Safe RLHF arena of every other model
+    against it."""
+    results: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for task in progress(tasks, "tasks"):
+        task_results, task_rows = _task_results(models, task, judges, run)
+        results += task_results
         rows += task_rows
     return results, rows

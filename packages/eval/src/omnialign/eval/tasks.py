@@ -6,12 +6,13 @@ one registry serves a tiny CPU run and a real one alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
 from omnialign.eval.families import Family
+from omnialign.eval.metrics.generation import GenerationMetricName
 
 
 @dataclass
@@ -29,6 +30,16 @@ class TaskSpec:
     the Safe RLHF arena."""
     limit: int | None = None
     """Evaluate only the first `limit` items."""
+    image_metrics: list[GenerationMetricName] = field(default_factory=list)
+    """Distribution metrics of the images the model generated (fid, kid, inception_score, clip_score),
+    weights set by the run's `image_metrics` options."""
+    real_images: str | None = None
+    """Folder of real images (relative to `data_root`) that FID and KID compare the generated ones with."""
+
+    def __post_init__(self) -> None:
+        needs_real = [name for name in self.image_metrics if name in ("fid", "kid")]
+        if needs_real and self.real_images is None:
+            raise ValueError(f"task '{self.name}': {needs_real} compare with real images; set real_images")
 
 
 def load_registry(path: str | Path) -> dict[str, TaskSpec]:
