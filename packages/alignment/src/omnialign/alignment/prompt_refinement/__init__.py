@@ -1,0 +1,35 @@
+"""SafeSora's prompt-augmentation module: a prompt refiner (a small causal LM) that rewrites a user's
+text-to-video prompt before generation, trained on best-of-N rewrites judged by SafeSora's preference and
+moderation models (SFT on the best, DPO on best-vs-worst), and a pipeline that reports judged scores of the
+videos before and after refinement. Start at `cli.py`."""
+
+from omnialign.alignment.prompt_refinement.best_of_n import BestOfNReport, BestOfNWriter
+from omnialign.alignment.prompt_refinement.judges import (
+    BrightnessJudge,
+    Candidates,
+    Judge,
+    KeywordJudge,
+    ScoreModelJudge,
+    WeightedJudge,
+)
+from omnialign.alignment.prompt_refinement.prompts import UserPrompt, load_prompts
+from omnialign.alignment.prompt_refinement.refine import PromptRefinement, RefinementSummary
+from omnialign.alignment.prompt_refinement.refiner import Refiner
+from omnialign.alignment.prompt_refinement.selection import select_best_worst
+
+__all__ = [
+    "BestOfNReport",
+    "BestOfNWriter",
+    "BrightnessJudge",
+    "Candidates",
+    "Judge",
+    "KeywordJudge",
+    "PromptRefinement",
+    "RefinementSummary",
+    "Refiner",
+    "ScoreModelJudge",
+    "UserPrompt",
+    "WeightedJudge",
+    "load_prompts",
+    "select_best_worst",
+]

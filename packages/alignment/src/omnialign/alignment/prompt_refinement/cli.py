@@ -1,0 +1,168 @@
+"""`apps/refine_prompt.py`'s commands: build the refiner, generator and judge a YAML config names, then run a
+stage.
+
+- `best-of-n`: best-of-N refinement data (`sft.jsonl`, `preference.jsonl`, `skipped.jsonl` under
+  `output_dir`) for the refiner's SFT and DPO recipes in `configs/prompt_refiner/`.
+- `refine`: prompt → refined prompt → video, with judged scores before and after (`results.jsonl`,
+  `summary.json` and the videos under `output_dir`).
+
+Every option is a flag too; unknown keys are errors (`--print_config` shows the resolved config).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from jsonargparse import auto_cli
+
+from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
+from omnialign.alignment.prompt_refinement.best_of_n import BestOfNWriter
+from omnialign.alignment.prompt_refinement.judges import Judge
+from omnialign.alignment.prompt_refinement.prompts import inline_prompts, load_prompts, unique
+from omnialign.alignment.prompt_refinement.refine import PromptRefinement
+from omnialign.alignment.prompt_refinement.refiner import INSTRUCTION, Refiner
+from omnialign.alignment.rollout.generation import GenerationOptions
+
+
+def _device(device: str | None) -> torch.device:
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _models(
+    refiner: str,
+    generator: str | None,
+    judge: Judge,
+    output_dir: str,
+    generation: GenerationOptions | None,
+    media: MediaGenerationOptions | None,
+    instruction: str,
+    device: str | None,
+) -> tuple[Refiner, MediaGenerator | None]:
+    """The refiner and generator on `device`, the judge prepared there; media go to `output_dir/media`."""
+    where = _device(device)
+    loaded = Refiner.load(refiner, generation, instruction, device=str(where))
+    videos = None
+    if generator is not None:
+        videos = MediaGenerator.load(generator, Path(output_dir) / "media", media)
+        videos.pipeline.to(where)
+    judge.prepare(where)
+    return loaded, videos
+
+
+def _provenance(refiner: str, generator: str | None, **settings: Any) -> dict[str, Any]:
+    return {"refiner": refiner, "generator": generator, **settings}
+
+
+def best_of_n(
+    prompt_files: list[str],
+    output_dir: str,
+    judge: Judge,
+    refiner: str = "tiny:llama",
+    generator: str | None = "tiny:text-to-video",
+    schema: str = "prompts",
+    on_invalid: Literal["error", "skip"] = "error",
+    limit: int | None = None,
+    num_candidates: int = 4,
+    batch_size: int = 8,
+    seed: int = 0,
+    min_margin: float = 0.0,
+    instruction: str = INSTRUCTION,
+    generation: GenerationOptions | None = None,
+    media: MediaGenerationOptions | None = None,
+    device: str | None = None,
+) -> Path:
+    """Write best-of-N refinement data: N rewrites per prompt, their videos, judged; best as `sft`,
+    best-vs-worst as `preference` records. Rerunning after a kill finishes the missing rows only.
+
+    Args:
+        prompt_files: User prompts (prompt-only records: `prompts`, `safesora/eval`, ...).
+        output_dir: Where the three JSONL files and `media/` go.
+        judge: What scores each candidate (a SafeSora score/moderation model, a weighted mix, a rule).
+        refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
+        generator: Text-to-video generator (hub id, pipeline folder, `tiny:text-to-video`); None judges the
+            rewrites without videos (rule-based judges only).
+        schema: Record schema of `prompt_files`.
+        on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
+        limit: Use only the first `limit` prompts.
+        num_candidates: N, rewrites per prompt.
+        batch_size: Prompts per batch (decides each batch's seed, so keep it when resuming).
+        seed: Base seed.
+        min_margin: The best rewrite must beat the worst by more than this, else the prompt is skipped.
+        instruction: Text the refiner's request starts with, before the user's prompt.
+        generation: How the refiner samples (temperature, length).
+        media: How videos are generated (steps, size, frames).
+        device: `cuda`, `cpu`, ... (default: cuda when available).
+    """
+    refiner_model, videos = _models(
+        refiner, generator, judge, output_dir, generation, media, instruction, device
+    )
+    writer = BestOfNWriter(
+        refiner_model,
+        judge,
+        output_dir,
+        generator=videos,
+        num_candidates=num_candidates,
+        batch_size=batch_size,
+        seed=seed,
+        min_margin=min_margin,
+        provenance=_provenance(refiner, generator, media=vars(media or MediaGenerationOptions())),
+    )
+    writer.run(load_prompts(prompt_files, schema, on_invalid, limit))
+    return Path(output_dir)
+
+
+def refine(
+    output_dir: str,
+    judge: Judge,
+    prompts: list[str] | None = None,
+    prompt_files: list[str] | None = None,
+    refiner: str = "tiny:llama",
+    generator: str | None = "tiny:text-to-video",
+    schema: str = "prompts",
+    on_invalid: Literal["error", "skip"] = "error",
+    limit: int | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    instruction: str = INSTRUCTION,
+    generation: GenerationOptions | None = None,
+    media: MediaGenerationOptions | None = None,
+    device: str | None = None,
+) -> Path:
+    """Refine prompts, generate the videos of the user's prompt and of the refinement from the same seed,
+    and write both judged scores (`results.jsonl`) and their means (`summary.json`).
+
+    Args:
+        output_dir: Where results, summary and `media/` go.
+        judge: What scores each video (or prompt).
+        prompts: Prompts given inline.
+        prompt_files: Prompt records to read (with `schema`), after the inline prompts.
+        refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
+        generator: Text-to-video generator; None judges the prompts without videos (rule-based judges).
+        schema: Record schema of `prompt_files`.
+        on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
+        limit: Use only the first `limit` prompts of the files.
+        batch_size: Prompts per batch (decides each batch's seed).
+        seed: Base seed.
+        instruction: Text the refiner's request starts with (the one it was trained with).
+        generation: How the refiner samples.
+        media: How videos are generated.
+        device: `cuda`, `cpu`, ... (default: cuda when available).
+    """
+    selected = inline_prompts(prompts or [])
+    if prompt_files:
+        selected += load_prompts(prompt_files, schema, on_invalid, limit)
+    if not selected:
+        raise ValueError("give prompts, prompt_files or both")
+    refiner_model, videos = _models(
+        refiner, generator, judge, output_dir, generation, media, instruction, device
+    )
+    pipeline = PromptRefinement(refiner_model, judge, output_dir, videos, batch_size, seed)
+    pipeline.run(unique(selected))
+    return Path(output_dir)
+
+
+def main(args: list[str] | None = None) -> Path:
+    """Subcommands `best-of-n` and `refine`, each taking `--config run.yaml`."""
+    return auto_cli({"best-of-n": best_of_n, "refine": refine}, args=args, as_positional=False)
