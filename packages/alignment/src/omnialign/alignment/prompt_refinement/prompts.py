@@ -52,7 +52,8 @@ def user_prompt(sample: Sample) -> UserPrompt:
 
 def inline_prompts(texts: Sequence[str]) -> list[UserPrompt]:
     """Prompts given on the command line, each keyed by a hash of its text (stable across reruns)."""
-    prompts = [UserPrompt(hashlib.sha256(t.encode()).hexdigest()[:16], t.strip()) for t in texts]
+    stripped = [text.strip() for text in texts]
+    prompts = [UserPrompt(hashlib.sha256(t.encode()).hexdigest()[:16], t) for t in stripped]
     if any(not p.text for p in prompts):
         raise ValueError("empty prompt on the command line")
     return unique(prompts)
