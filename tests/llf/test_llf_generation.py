@@ -47,7 +47,9 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
     responder = PromptRefiningGenerator(generator, _text_generator("tiny:llama", 12))
     critic = _text_generator(CRITICS[kind], 12)  # sees the generated image, video frames or audio
     output = tmp_path / "pairs" / "pairs.jsonl"
-    report = PairSynthesizer(responder, critic, output, batch_size=2).run(prompts)
+    synthesizer = PairSynthesizer(responder, critic, output, batch_size=2)
+    report = synthesizer.run(prompts)
+    synthesizer.merge(prompts)
     assert report.written + sum(report.skipped.values()) == 4 and report.written >= 2
 
     pairs = load_samples(output, "preference", verify_media=True).samples

@@ -1,8 +1,12 @@
 """Pair synthesis killed half-way and rerun finishes with every row exactly once, equal to an uninterrupted
-run: finished batches are not regenerated, a torn last line is redone, nothing is duplicated or lost."""
+run: finished batches are not regenerated, a torn last line is redone, nothing is duplicated or lost; and
+two processes under torchrun write the same pairs as one."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,8 +48,14 @@ def _generator(seed: int, tokens: int) -> TextGenerator:
 
 
 def _rows(output: Path) -> list[dict]:
-    rows = RowJournal(output).rows() + RowJournal(output.with_name("pairs.skipped.jsonl")).rows()
-    return sorted(rows, key=lambda row: row["id"])
+    """The merged pairs and skips."""
+    return RowJournal(output).rows() + RowJournal(output.with_name("pairs.skipped.jsonl")).rows()
+
+
+def _part_rows(output: Path) -> list[dict]:
+    """What the (single) rank has written so far."""
+    parts = output.with_name("pairs.parts")
+    return RowJournal(parts / "rank0.jsonl").rows() + RowJournal(parts / "rank0.skipped.jsonl").rows()
 
 
 def test_an_interrupted_run_resumes_to_the_same_rows(tmp_path):
@@ -55,22 +65,58 @@ def test_an_interrupted_run_resumes_to_the_same_rows(tmp_path):
     def synthesizer(folder: str, responder) -> PairSynthesizer:
         return PairSynthesizer(responder, critic, tmp_path / folder / "pairs.jsonl", batch_size=3, seed=7)
 
-    synthesizer("whole", TextPolicy(policy)).run(samples)
+    whole = synthesizer("whole", TextPolicy(policy))
+    whole.run(samples)
+    whole.merge(samples)
     expected = _rows(tmp_path / "whole" / "pairs.jsonl")
     assert len(expected) == 10
 
     with pytest.raises(Killed):
         synthesizer("resumed", DiesOnBatch(policy, fatal=2)).run(samples)
     pairs = tmp_path / "resumed" / "pairs.jsonl"
-    done = len(_rows(pairs))
-    assert done == 6  # batches 0 and 1 finished, batch 2 never wrote
-    data = pairs.read_bytes()
-    pairs.write_bytes(data[:-9])  # the kill also tore the last line of the pairs file
+    assert len(_part_rows(pairs)) == 6  # batches 0 and 1 finished, batch 2 never wrote
+    part = tmp_path / "resumed" / "pairs.parts" / "rank0.jsonl"
+    part.write_bytes(part.read_bytes()[:-9])  # the kill also tore the last line of the pairs part
 
     rerun = DiesOnBatch(policy, fatal=-1)
-    report = synthesizer("resumed", rerun).run(samples)
+    resumed = synthesizer("resumed", rerun)
+    report = resumed.run(samples)
     assert report.torn_lines == 1 and report.done_before == 5
     assert rerun.calls == 3  # batch 1 (torn row), 2 and 3: batch 0 was not regenerated
-    resumed = _rows(pairs)
-    assert Counter(row["id"] for row in resumed).most_common(1)[0][1] == 1
-    assert resumed == expected
+    resumed.merge(samples)
+    rows = _rows(pairs)
+    assert Counter(row["id"] for row in rows).most_common(1)[0][1] == 1
+    assert sorted(rows, key=lambda r: r["id"]) == sorted(expected, key=lambda r: r["id"])
+
+
+def _synthesis_config(folder: Path) -> Path:
+    config = folder / "llf.yaml"
+    config.write_text(
+        f"""workdir: {folder}
+synthesis:
+  prompts: {{files: [{PROMPTS}], schema: align-anything/text-to-text, limit: 10}}
+  policy: {{name: tiny:llama}}
+  feedback_model: {{name: tiny:llama, seed: 1}}
+  generation: {{max_new_tokens: 8}}
+  feedback_generation: {{max_new_tokens: 8}}
+  batch_size: 3
+  seed: 3
+"""
+    )
+    return config
+
+
+def test_two_processes_under_torchrun_write_the_pairs_of_one(tmp_path):
+    """Ranks take alternate batches, each into its own part file; rank 0 merges in prompt order."""
+    app = str(PROMPTS.parents[5] / "apps" / "llf.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single, double = tmp_path / "one", tmp_path / "two"
+    single.mkdir(), double.mkdir()
+    subprocess.run([sys.executable, app, "--config", str(_synthesis_config(single))], check=True, env=env)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    subprocess.run([*torchrun, app, "--config", str(_synthesis_config(double))], check=True, env=env)
+
+    parts = sorted(p.name for p in (double / "pairs" / "pairs.parts").iterdir())
+    assert parts == ["rank0.jsonl", "rank0.skipped.jsonl", "rank1.jsonl", "rank1.skipped.jsonl"]
+    assert _rows(double / "pairs" / "pairs.jsonl") == _rows(single / "pairs" / "pairs.jsonl")
+    assert len(_rows(single / "pairs" / "pairs.jsonl")) == 10

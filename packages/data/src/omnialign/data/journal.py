@@ -73,3 +73,11 @@ class RowJournal:
         """Every row written so far, in file order."""
         with self.path.open(encoding="utf-8") as handle:
             return [json.loads(line) for line in handle]
+
+
+def complete_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The complete rows of a journal another process may be appending to (read-only: a torn or still
+    growing last line is left alone, not cut off)."""
+    data = Path(path).read_bytes()
+    complete = data[: data.rfind(b"\n") + 1].decode("utf-8")
+    return [json.loads(line) for line in complete.splitlines()]

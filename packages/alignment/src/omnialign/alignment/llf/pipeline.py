@@ -14,11 +14,14 @@ The synthesis stage resumes by prompt id (see `synthesis.py`).
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_info
 
 from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
@@ -231,7 +234,19 @@ def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
     return PromptRefiningGenerator(generator, policy)
 
 
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) under torchrun or SLURM-launched torchrun; joins the process group if needed."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
 def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> SynthesisReport:
+    """Data-parallel over the processes of a `torchrun` launch (one model copy per GPU); rank 0 merges."""
+    rank, world = _process_group()
+    if stage.device == "cuda" and world > 1:
+        stage = replace(stage, device=f"cuda:{os.environ.get('LOCAL_RANK', rank)}")
     critic_options = stage.feedback_model or BackboneOptions(name=str(pipeline.feedback_model_dir))
     provenance: dict[str, Any] = {
         "policy": stage.policy.name,
@@ -247,8 +262,22 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> SynthesisRepo
         batch_size=stage.batch_size,
         seed=stage.seed,
         provenance=provenance,
+        rank=rank,
+        world_size=world,
     )
-    return synthesizer.run(stage.prompts.load())
+    samples = stage.prompts.load()
+    report = synthesizer.run(samples)
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
+        counts = synthesizer.merge(samples)
+        rank_zero_info(
+            f"all ranks: {counts['pairs']} pairs in {pipeline.pairs_file}, {counts['skipped']} skipped "
+            f"(reasons in {synthesizer.skipped_path})"
+        )
+    if world > 1:
+        dist.barrier()
+    return report
 
 
 def run_pair_training(pipeline: LLFPipeline, name: str, stage: TrainStage) -> None:

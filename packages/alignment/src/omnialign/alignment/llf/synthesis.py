@@ -2,11 +2,15 @@
 
 Prompts are cut into fixed batches of the full prompt list, and batch `b` is generated under its own seed
 (`batch_seed`, plus a fixed offset per sampling step) by every model it uses, so a batch regenerates
-identically on any rerun whatever ran before it. Each finished batch is appended durably to the pairs file
-(`preference` records) and its skipped rows, with their reasons, to `<pairs>.skipped.jsonl`; a rerun skips
-every prompt id found in either file and regenerates only unfinished batches, writing just the rows still
-missing. A killed run therefore finishes on rerun with every row exactly once, and the same rows an
-uninterrupted run would write.
+identically on any rerun, on any rank, whatever ran before it. With several processes (`torchrun`), rank r
+takes batches b ≡ r (mod world size): data-parallel synthesis, one model copy per GPU.
+
+Each rank appends its finished batches durably to its own part files (`<pairs>.parts/rank<r>.jsonl` and
+`rank<r>.skipped.jsonl`, the skipped rows with their reasons); a rerun, with any number of ranks, skips every
+prompt id found in any part file and regenerates only unfinished batches, writing just the rows still
+missing. When all ranks are done, `merge` writes the pairs file and `<pairs>.skipped.jsonl` in prompt order,
+atomically. A killed run therefore finishes on rerun with every row exactly once, and the same rows an
+uninterrupted (or single-process) run would write.
 
 A pair is only kept when it can teach something: an empty answer, empty feedback, an empty refinement or a
 refinement identical to the answer is skipped and counted by reason, never written as a pair.
@@ -23,11 +27,11 @@ from typing import Any
 from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
-from omnialign.alignment.llf.feedback_data import sample_id
+from omnialign.alignment.llf.feedback_data import sample_id, write_jsonl
 from omnialign.alignment.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
 from omnialign.alignment.llf.templates import critique_request, response_text
 from omnialign.alignment.text_generation import TextGenerator
-from omnialign.data.journal import RowJournal
+from omnialign.data.journal import RowJournal, complete_rows
 from omnialign.data.records.rows import MediaWriter, preference_row
 from omnialign.data.sample import Sample
 
@@ -74,6 +78,14 @@ def skip_reason(original: Response, feedback: str, refined: Response) -> str | N
     return None
 
 
+def _unique_ids(samples: Sequence[Sample]) -> list[str]:
+    ids = [sample_id(sample) for sample in samples]
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise ValueError(f"prompt ids must be unique to resume by id; repeated: {repeated[:5]}")
+    return ids
+
+
 def batch_seed(seed: int, batch: int) -> int:
     """Spaced by 4 so the per-step offsets of one batch never reach the next batch's seed."""
     return 4 * (seed * SEED_STRIDE + batch)
@@ -90,6 +102,8 @@ class PairSynthesizer:
         batch_size: int = 8,
         seed: int = 0,
         provenance: dict[str, Any] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         """
         Args:
@@ -99,6 +113,8 @@ class PairSynthesizer:
             batch_size: Prompts per generation batch (fixed: it decides each batch's seed).
             seed: Base seed of every batch.
             provenance: Written into every pair (model ids, generation settings).
+            rank: This process's rank; it synthesises batches `b % world_size == rank`.
+            world_size: Number of synthesising processes.
         """
         self.responder = responder
         self.critic = critic
@@ -106,34 +122,65 @@ class PairSynthesizer:
         self.batch_size = batch_size
         self.seed = seed
         self.provenance = provenance or {}
+        self.rank, self.world_size = rank, world_size
 
     @property
     def skipped_path(self) -> Path:
         return self.output.with_name(self.output.stem + ".skipped.jsonl")
 
+    @property
+    def parts_dir(self) -> Path:
+        return self.output.with_name(self.output.stem + ".parts")
+
+    def _parts(self, kind: str) -> list[Path]:
+        """Every rank's part files of one kind (`pairs` or `skipped`), from this or any earlier run."""
+        pattern = "rank*.skipped.jsonl" if kind == "skipped" else "rank*[0-9].jsonl"
+        return sorted(self.parts_dir.glob(pattern))
+
+    def _done_ids(self) -> set[str]:
+        return {
+            row["id"] for part in self._parts("pairs") + self._parts("skipped") for row in complete_rows(part)
+        }
+
     def run(self, samples: Sequence[Sample]) -> SynthesisReport:
-        ids = [sample_id(sample) for sample in samples]
-        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
-        if repeated:
-            raise ValueError(f"prompt ids must be unique to resume by id; repeated: {repeated[:5]}")
-        pairs, skipped = RowJournal(self.output), RowJournal(self.skipped_path)
+        """Synthesise this rank's unfinished batches into its part files; `merge` publishes them."""
+        ids = _unique_ids(samples)
+        pairs = RowJournal(self.parts_dir / f"rank{self.rank}.jsonl")
+        skipped = RowJournal(self.parts_dir / f"rank{self.rank}.skipped.jsonl")
+        done = self._done_ids()
         report = SynthesisReport(len(samples), torn_lines=pairs.torn + skipped.torn)
-        report.done_before = sum(i in pairs or i in skipped for i in ids)
+        report.done_before = sum(i in done for i in ids)
         media = MediaWriter(self.output.parent)
-        starts = range(0, len(samples), self.batch_size)
-        for b, start in enumerate(tqdm(starts, desc="LLF pairs", unit="batch")):
-            batch_ids = ids[start : start + self.batch_size]
-            if all(i in pairs or i in skipped for i in batch_ids):
+        starts = list(range(0, len(samples), self.batch_size))
+        mine = [b for b in range(len(starts)) if b % self.world_size == self.rank]
+        for b in tqdm(mine, desc=f"LLF pairs (rank {self.rank})", unit="batch"):
+            batch_ids = ids[starts[b] : starts[b] + self.batch_size]
+            if all(i in done for i in batch_ids):
                 continue
-            rows, skips = self._batch(samples[start : start + self.batch_size], batch_ids, b, media)
-            rows = [row for row in rows if row["id"] not in pairs]
-            skips = [row for row in skips if row["id"] not in skipped]
+            batch = samples[starts[b] : starts[b] + self.batch_size]
+            rows, skips = self._batch(batch, batch_ids, b, media)
+            rows = [row for row in rows if row["id"] not in done]
+            skips = [row for row in skips if row["id"] not in done]
             pairs.append(rows)
             skipped.append(skips)
             report.written += len(rows)
             report.skipped.update(row["reason"] for row in skips)
         rank_zero_info(report.summary())
         return report
+
+    def merge(self, samples: Sequence[Sample]) -> dict[str, int]:
+        """Write the pairs file and the skipped file from every part, in prompt order (once every rank has
+        finished: the merged files are what training reads); returns the number of rows of each."""
+        order = {row_id: index for index, row_id in enumerate(_unique_ids(samples))}
+        counts = {}
+        for kind, target in (("pairs", self.output), ("skipped", self.skipped_path)):
+            rows = [row for part in self._parts(kind) for row in complete_rows(part)]
+            repeated = sorted(i for i, n in Counter(row["id"] for row in rows).items() if n > 1)
+            if repeated:
+                raise ValueError(f"{self.parts_dir}: rows {repeated[:5]} were written more than once")
+            write_jsonl(sorted(rows, key=lambda row: order.get(row["id"], len(order))), target)
+            counts[kind] = len(rows)
+        return counts
 
     def _batch(
         self, samples: Sequence[Sample], ids: list[str], b: int, media: MediaWriter
