@@ -211,11 +211,17 @@ def run_feedback_sft(pipeline: LLFPipeline, stage: TrainStage) -> None:
     run_training(train_args(stage, pipeline.root / "feedback_sft", [pipeline.feedback_file("train")], extra))
 
 
+def _placed(model: torch.nn.Module, options: BackboneOptions, device: str) -> torch.nn.Module:
+    """On `device`, unless the backbone spreads itself over several GPUs (`model_kwargs.device_map`, for
+    models larger than one GPU: layers split across the GPUs of one process)."""
+    return (model if "device_map" in options.model_kwargs else model.to(device)).eval()
+
+
 def _text_generator(
     options: BackboneOptions, sampling: GenerationOptions, stage: SynthesisStage
 ) -> TextGenerator:
     processor = load_processor(options)
-    model = load_causal_lm(options, processor).to(stage.device).eval()
+    model = _placed(load_causal_lm(options, processor), options, stage.device)
     return TextGenerator(model, processor, sampling, stage.make_backend())
 
 
@@ -223,7 +229,7 @@ def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
     media_dir = pipeline.pairs_file.parent / "media"
     if stage.respond_with == "text+image":
         processor = load_processor(stage.policy)
-        model = load_causal_lm(stage.policy, processor).to(stage.device).eval()
+        model = _placed(load_causal_lm(stage.policy, processor), stage.policy, stage.device)
         tokens, scale = stage.generation.max_new_tokens, stage.guidance_scale
         return InterleavedPolicy(InterleavedGenerator(model, processor, tokens, scale), media_dir)
     policy = _text_generator(stage.policy, stage.generation, stage)
