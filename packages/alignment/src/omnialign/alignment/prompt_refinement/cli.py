@@ -107,7 +107,9 @@ def best_of_n(
         batch_size=batch_size,
         seed=seed,
         min_margin=min_margin,
-        provenance=_provenance(refiner, generator, media=vars(media or MediaGenerationOptions())),
+        provenance=_provenance(
+            refiner, generator, media=vars(media or MediaGenerationOptions()) if videos else None
+        ),
     )
     writer.run(load_prompts(prompt_files, schema, on_invalid, limit))
     return Path(output_dir)
