@@ -11,9 +11,41 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+SEED_STRIDE = 1_000_003
+
+
+def batch_seed(seed: int, batch: int, steps: int = 1) -> int:
+    """The seed of batch `batch` of a resumable generating stage, a function of the batch alone, so a rerun
+    regenerates any batch identically without replaying the ones before it. A stage whose batches sample
+    in several steps uses seeds `batch_seed(...) + 0 .. steps - 1`, which never reach the next batch's."""
+    return steps * (seed * SEED_STRIDE + batch)
+
+
+@dataclass
+class StageReport:
+    """Every input of a resumable stage accounted for: written, skipped (by reason), or done before."""
+
+    stage: str
+    inputs: int = 0
+    done_before: int = 0
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    torn_lines: int = 0
+    written_label: str = "rows"
+
+    def summary(self) -> str:
+        skips = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
+        text = (
+            f"{self.stage}: {self.inputs} prompts; {self.done_before} done by an earlier run; "
+            f"{self.written} {self.written_label} written; skipped: {skips}"
+        )
+        return text + (f"; {self.torn_lines} torn line(s) cut off and redone" if self.torn_lines else "")
 
 
 class RowJournal:

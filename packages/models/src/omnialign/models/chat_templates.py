@@ -60,3 +60,19 @@ LLAVA_TEMPLATE = (
 )
 """LLaVA-1.5 (Vicuna v1 format): `USER: <image>\\n... ASSISTANT: ...</s>`; the assistant turn closes with
 the tokenizer's EOS as in LLaVA's training data."""
+
+IMAGE_TAG_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}"
+    "{% elif part['type'] == 'image' %}{{ '<image>' }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "{{ '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+"""Shared-vocabulary any-to-any families (Emu3, Chameleon) in ChatML dress, without a system turn: an image
+part renders as `<image>`, which their processors expand to the image's code span; the tiny tokenizer's EOS
+(`<|im_end|>`) ends the assistant turn (the released Emu3-Chat format is `USER: ... ASSISTANT: ...`)."""

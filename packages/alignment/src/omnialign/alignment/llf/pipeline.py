@@ -31,11 +31,12 @@ from omnialign.alignment.llf.responders import (
     Responder,
     TextPolicy,
 )
-from omnialign.alignment.llf.synthesis import PairSynthesizer, SynthesisReport
+from omnialign.alignment.llf.synthesis import PairSynthesizer
 from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
 from omnialign.alignment.rollout import VLLMBackend
 from omnialign.alignment.rollout.generation import GenerationOptions, HFGenerateBackend, RolloutBackend
 from omnialign.alignment.text_generation import TextGenerator
+from omnialign.data.journal import StageReport
 from omnialign.data.records import load_samples
 from omnialign.data.records.rows import MediaWriter
 from omnialign.data.sample import Sample
@@ -248,7 +249,7 @@ def _process_group() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> SynthesisReport:
+def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     """Data-parallel over the processes of a `torchrun` launch (one model copy per GPU); rank 0 merges."""
     rank, world = _process_group()
     if stage.device == "cuda" and world > 1:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,30 +30,9 @@ from omnialign.alignment.llf.feedback_data import sample_id, write_jsonl
 from omnialign.alignment.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
 from omnialign.alignment.llf.templates import critique_request, response_text
 from omnialign.alignment.text_generation import TextGenerator
-from omnialign.data.journal import RowJournal, complete_rows
+from omnialign.data.journal import RowJournal, StageReport, batch_seed, complete_rows
 from omnialign.data.records.rows import MediaWriter, preference_row
 from omnialign.data.sample import Sample
-
-SEED_STRIDE = 1_000_003
-
-
-@dataclass
-class SynthesisReport:
-    """Every prompt accounted for: written as a pair, skipped (by reason), or done by an earlier run."""
-
-    prompts: int = 0
-    done_before: int = 0
-    written: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    torn_lines: int = 0
-
-    def summary(self) -> str:
-        skips = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
-        text = (
-            f"LLF pairs: {self.prompts} prompts; {self.done_before} done by an earlier run; "
-            f"{self.written} pairs written; skipped: {skips}"
-        )
-        return text + (f"; {self.torn_lines} torn line(s) cut off and redone" if self.torn_lines else "")
 
 
 def _empty(response: Response) -> bool:
@@ -84,11 +62,6 @@ def _unique_ids(samples: Sequence[Sample]) -> list[str]:
     if repeated:
         raise ValueError(f"prompt ids must be unique to resume by id; repeated: {repeated[:5]}")
     return ids
-
-
-def batch_seed(seed: int, batch: int) -> int:
-    """Spaced by 4 so the per-step offsets of one batch never reach the next batch's seed."""
-    return 4 * (seed * SEED_STRIDE + batch)
 
 
 class PairSynthesizer:
@@ -142,13 +115,14 @@ class PairSynthesizer:
             row["id"] for part in self._parts("pairs") + self._parts("skipped") for row in complete_rows(part)
         }
 
-    def run(self, samples: Sequence[Sample]) -> SynthesisReport:
+    def run(self, samples: Sequence[Sample]) -> StageReport:
         """Synthesise this rank's unfinished batches into its part files; `merge` publishes them."""
         ids = _unique_ids(samples)
         pairs = RowJournal(self.parts_dir / f"rank{self.rank}.jsonl")
         skipped = RowJournal(self.parts_dir / f"rank{self.rank}.skipped.jsonl")
         done = self._done_ids()
-        report = SynthesisReport(len(samples), torn_lines=pairs.torn + skipped.torn)
+        report = StageReport("LLF pairs", len(samples), torn_lines=pairs.torn + skipped.torn)
+        report.written_label = "pairs"
         report.done_before = sum(i in done for i in ids)
         media = MediaWriter(self.output.parent)
         starts = list(range(0, len(samples), self.batch_size))
@@ -185,7 +159,7 @@ class PairSynthesizer:
     def _batch(
         self, samples: Sequence[Sample], ids: list[str], b: int, media: MediaWriter
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        seed = batch_seed(self.seed, b)
+        seed = batch_seed(self.seed, b, steps=3)  # respond, critique, refine
         originals = self.responder.respond(samples, seed)
         requests = [critique_request(s.prompt, r) for s, r in zip(samples, originals, strict=True)]
         feedback = self.critic.generate(requests, seed + CRITIQUE_SEED_OFFSET)

@@ -3,7 +3,7 @@ text-to-video prompt before generation, trained on best-of-N rewrites judged by 
 moderation models (SFT on the best, DPO on best-vs-worst), and a pipeline that reports judged scores of the
 videos before and after refinement. Start at `cli.py`."""
 
-from omnialign.alignment.prompt_refinement.best_of_n import BestOfNReport, BestOfNWriter
+from omnialign.alignment.prompt_refinement.best_of_n import BestOfNWriter
 from omnialign.alignment.prompt_refinement.judges import (
     BrightnessJudge,
     Candidates,
@@ -18,7 +18,6 @@ from omnialign.alignment.prompt_refinement.refiner import Refiner
 from omnialign.alignment.prompt_refinement.selection import select_best_worst
 
 __all__ = [
-    "BestOfNReport",
     "BestOfNWriter",
     "BrightnessJudge",
     "Candidates",

@@ -15,9 +15,7 @@ videos (paths relative to the output folder), the seed, N, and which refiner, ge
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,36 +28,12 @@ from omnialign.alignment.prompt_refinement.judging import Judged, check_judge, j
 from omnialign.alignment.prompt_refinement.prompts import UserPrompt
 from omnialign.alignment.prompt_refinement.refiner import Refiner, refinement_request
 from omnialign.alignment.prompt_refinement.selection import Selection, select_best_worst
-from omnialign.data.journal import RowJournal
+from omnialign.data.journal import RowJournal, StageReport, batch_seed
 from omnialign.data.records.rows import MediaWriter, preference_row, sft_row
 from omnialign.data.sample import Part
 
-SEED_STRIDE = 1_000_003
 SFT_FILE, PREFERENCE_FILE, SKIPPED_FILE = "sft.jsonl", "preference.jsonl", "skipped.jsonl"
 JOURNALS = (SFT_FILE, PREFERENCE_FILE, SKIPPED_FILE)
-
-
-def batch_seed(seed: int, batch: int) -> int:
-    return seed * SEED_STRIDE + batch
-
-
-@dataclass
-class BestOfNReport:
-    """Every prompt accounted for: written, skipped (by reason), or finished by an earlier run."""
-
-    prompts: int = 0
-    done_before: int = 0
-    written: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    torn_lines: int = 0
-
-    def summary(self) -> str:
-        skips = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
-        text = (
-            f"best-of-N: {self.prompts} prompts; {self.done_before} done by an earlier run; "
-            f"{self.written} written (sft + preference); skipped: {skips}"
-        )
-        return text + (f"; {self.torn_lines} torn line(s) cut off and redone" if self.torn_lines else "")
 
 
 def _finite_or_none(values: Sequence[float]) -> list[float | None]:
@@ -106,9 +80,12 @@ class BestOfNWriter:
         self.min_margin = min_margin
         self.provenance = provenance or {}
 
-    def run(self, prompts: Sequence[UserPrompt]) -> BestOfNReport:
+    def run(self, prompts: Sequence[UserPrompt]) -> StageReport:
         journals = {name: RowJournal(self.output_dir / name) for name in JOURNALS}
-        report = BestOfNReport(len(prompts), torn_lines=sum(j.torn for j in journals.values()))
+        torn = sum(j.torn for j in journals.values())
+        report = StageReport(
+            "best-of-N", len(prompts), torn_lines=torn, written_label="rows (sft + preference)"
+        )
         report.done_before = sum(self._done(p.id, journals) for p in prompts)
         media = MediaWriter(self.output_dir)
         starts = range(0, len(prompts), self.batch_size)

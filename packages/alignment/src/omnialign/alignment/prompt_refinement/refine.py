@@ -21,12 +21,11 @@ from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
 from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.prompt_refinement.best_of_n import batch_seed
 from omnialign.alignment.prompt_refinement.judges import SCORE, Judge
 from omnialign.alignment.prompt_refinement.judging import Judged, check_judge, judge_rewrites
 from omnialign.alignment.prompt_refinement.prompts import UserPrompt
 from omnialign.alignment.prompt_refinement.refiner import Refiner
-from omnialign.data.journal import RowJournal
+from omnialign.data.journal import RowJournal, batch_seed
 from omnialign.data.records.rows import MediaWriter
 
 RESULTS_FILE, SUMMARY_FILE = "results.jsonl", "summary.json"

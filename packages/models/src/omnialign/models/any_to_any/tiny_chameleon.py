@@ -18,6 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from omnialign.models.chat_templates import IMAGE_TAG_TEMPLATE
 from omnialign.models.tiny_text import TEXT_SIZES, token_ids
 from omnialign.models.tiny_tokenizer import build_tiny_tokenizer
 
@@ -37,19 +38,6 @@ def _code_name(code: int) -> str:
 
 CHAMELEON_CODE_TOKENS = tuple(_code_name(i) for i in range(CHAMELEON_CODEBOOK))
 
-CHAMELEON_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'text' %}{{ part['text'] }}"
-    "{% elif part['type'] == 'image' %}{{ '<image>' }}"
-    "{% endif %}{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
 
 def chameleon_processor() -> ChameleonProcessor:
     tokenizer = build_tiny_tokenizer(
@@ -60,7 +48,7 @@ def chameleon_processor() -> ChameleonProcessor:
             CHAMELEON_SEP,
             *CHAMELEON_CODE_TOKENS,
         ),
-        chat_template=CHAMELEON_TEMPLATE,
+        chat_template=IMAGE_TAG_TEMPLATE,
         sep_token=CHAMELEON_SEP,
         image_token=CHAMELEON_IMAGE_TOKEN,
         boi_token=CHAMELEON_BOI,
@@ -71,7 +59,7 @@ def chameleon_processor() -> ChameleonProcessor:
     processor = ChameleonProcessor(
         image_processor=image_processor, tokenizer=tokenizer, image_seq_length=CHAMELEON_IMAGE_TOKENS
     )
-    processor.chat_template = CHAMELEON_TEMPLATE
+    processor.chat_template = IMAGE_TAG_TEMPLATE
     return processor
 
 

@@ -18,6 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from omnialign.models.chat_templates import IMAGE_TAG_TEMPLATE
 from omnialign.models.tiny_text import TEXT_SIZES, token_ids
 from omnialign.models.tiny_tokenizer import PAD_TOKEN, build_tiny_tokenizer
 
@@ -35,27 +36,12 @@ EMU3_VISUAL_TOKENS = tuple(f"<|visual token {i:06d}|>" for i in range(EMU3_CODEB
 """The codebook as vocabulary entries, named as Emu3's tokenizer names them (the model reads the code from
 the name)."""
 
-# Emu3-Chat's turn format is plain `USER: ... ASSISTANT: ...`; ChatML dress here so the tiny tokenizer's EOS
-# ends the assistant turn. An image part renders as `<image>`, which the processor expands to its span.
-EMU3_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'text' %}{{ part['text'] }}"
-    "{% elif part['type'] == 'image' %}{{ '<image>' }}"
-    "{% endif %}{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
 
 def emu3_processor() -> Emu3Processor:
     markers = tuple(EMU3_MARKERS.values())
     tokenizer = build_tiny_tokenizer(
         extra_special_tokens=(EMU3_IMAGE_TOKEN, *markers, EMU3_EOL, *EMU3_VISUAL_TOKENS),
-        chat_template=EMU3_TEMPLATE,
+        chat_template=IMAGE_TAG_TEMPLATE,
         bos_token=PAD_TOKEN,  # the processor prepends BOS to every prompt; tiny models' BOS is the pad token
         image_token=EMU3_IMAGE_TOKEN,
         **EMU3_MARKERS,
@@ -65,7 +51,9 @@ def emu3_processor() -> Emu3Processor:
     image_processor = Emu3ImageProcessor(
         min_pixels=pixels, max_pixels=pixels, spatial_factor=8, image_mean=[0.5] * 3, image_std=[0.5] * 3
     )
-    return Emu3Processor(image_processor=image_processor, tokenizer=tokenizer, chat_template=EMU3_TEMPLATE)
+    return Emu3Processor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=IMAGE_TAG_TEMPLATE
+    )
 
 
 def emu3_config(tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
