@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.data.datamodules.preference import PreferenceDataModule
@@ -99,13 +100,8 @@ def test_dpo_learns_a_planted_preference(tmp_path, fmt, backbone, loss, referenc
         reference=reference,
         optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
     )
-    trainer = Trainer(
+    trainer = quiet_trainer(
         max_epochs=3,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(module, datamodule=data)

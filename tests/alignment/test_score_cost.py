@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.score import ScoreModule
 from omnialign.data.collate import model_inputs
@@ -14,14 +15,6 @@ from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.score import ScoreOutput
-
-QUIET = dict(
-    accelerator="cpu",
-    logger=False,
-    enable_checkpointing=False,
-    enable_progress_bar=False,
-    enable_model_summary=False,
-)
 
 
 def _module(**kwargs) -> ScoreModule:
@@ -46,8 +39,8 @@ def test_cost_model_learns_the_safety_sign(tmp_path, loss_type, min_sign_accurac
         [str(train.path)], [str(val.path)], dimension="safer", batch_size=16, max_length=128
     )
     module = _module(loss_type=loss_type, normalize=True)
-    before = Trainer(**QUIET).validate(module, datamodule=data, verbose=False)[0]
-    trainer = Trainer(max_epochs=6, **QUIET)
+    before = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]
+    trainer = quiet_trainer(max_epochs=6)
     trainer.fit(module, datamodule=data)
     after = trainer.validate(module, datamodule=data, verbose=False)[0]
     assert after["val/sign_accuracy"] >= min_sign_accuracy and after["val/accuracy"] >= 0.9, (before, after)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.moderation import ModerationModule
 from omnialign.data.collate import model_inputs
@@ -18,13 +19,6 @@ from omnialign.data.records.safesora import HARM_LABELS
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.score import ScoreModel
 
-QUIET = dict(
-    accelerator="cpu",
-    logger=False,
-    enable_checkpointing=False,
-    enable_progress_bar=False,
-    enable_model_summary=False,
-)
 PLANTED = ("violence", "hate", "terrorism")
 
 
@@ -97,8 +91,8 @@ def test_per_category_f1_rises_on_planted_categories(tmp_path):
         max_length=128,
     )
     module = _module()
-    before = Trainer(**QUIET).validate(module, datamodule=data, verbose=False)[0]
-    trainer = Trainer(max_epochs=8, **QUIET)
+    before = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]
+    trainer = quiet_trainer(max_epochs=8)
     trainer.fit(module, datamodule=data)
     after = trainer.validate(module, datamodule=data, verbose=False)[0]
     for name in (*PLANTED, "unsafe"):
@@ -130,6 +124,6 @@ def test_prompt_and_video_moderation_trains(tmp_path):
     module.configure_model()
     batch = next(iter(data.train_dataloader()))
     first, _, _ = module._loss(batch)
-    Trainer(max_epochs=3, **QUIET).fit(module, datamodule=data)
+    quiet_trainer(max_epochs=3).fit(module, datamodule=data)
     later, _, _ = module._loss(batch)
     assert later < first

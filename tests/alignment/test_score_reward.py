@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.score import ScoreModule, left_align
 from omnialign.alignment.ops import pair_by_winner
@@ -17,14 +18,6 @@ from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture, write_rows
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.score import ScoreModel, ScoreOutput
-
-QUIET = dict(
-    accelerator="cpu",
-    logger=False,
-    enable_checkpointing=False,
-    enable_progress_bar=False,
-    enable_model_summary=False,
-)
 
 
 def _module(name: str = "tiny:llama", lr: float = 3e-3, **kwargs) -> ScoreModule:
@@ -35,8 +28,8 @@ def _module(name: str = "tiny:llama", lr: float = 3e-3, **kwargs) -> ScoreModule
 
 def _fit(module: ScoreModule, data: PreferenceDataModule, epochs: int) -> tuple[dict, dict]:
     """Validation metrics before and after `epochs` of training."""
-    before = Trainer(**QUIET).validate(module, datamodule=data, verbose=False)[0]
-    trainer = Trainer(max_epochs=epochs, **QUIET)
+    before = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]
+    trainer = quiet_trainer(max_epochs=epochs)
     trainer.fit(module, datamodule=data)
     return before, trainer.validate(module, datamodule=data, verbose=False)[0]
 
@@ -137,14 +130,14 @@ def test_unlabelled_pairs_do_not_contribute(tmp_path):
 def test_heads_must_match_the_datamodule(tmp_path):
     data = _data(tmp_path, "align-anything/text-to-text", 4, 4, head_dimensions=["clarity"])
     with pytest.raises(ValueError, match="head_dimensions"):
-        Trainer(max_steps=1, **QUIET).fit(_module(heads=["safety"]), datamodule=data)
+        quiet_trainer(max_steps=1).fit(_module(heads=["safety"]), datamodule=data)
 
 
 def test_export_reload_scores_identically_with_the_trained_normaliser(tmp_path):
     seed_everything(0)
     data = _data(tmp_path, "pku-saferlhf", 16, 8, dimension="better", batch_size=8, max_length=128)
     module = _module(normalize=True)
-    Trainer(max_epochs=1, **QUIET).fit(module, datamodule=data)
+    quiet_trainer(max_epochs=1).fit(module, datamodule=data)
     assert int(module.model.normalizer.count) == 32, "every training sequence is folded into the statistics"
     module.export_pretrained(tmp_path / "export")
     reloaded = ScoreModel.from_pretrained(tmp_path / "export")

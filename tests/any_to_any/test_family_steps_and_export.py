@@ -12,7 +12,8 @@ import math
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
+from quiet_trainer import quiet_trainer
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from omnialign.alignment.modules.dpo import DPOModule
@@ -30,13 +31,8 @@ FAMILIES = ("tiny:emu3", "tiny:chameleon")
 
 
 def _fit(tmp_path, module, data, steps: int = 2) -> dict[str, float]:
-    trainer = Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
         log_every_n_steps=1,
     )

@@ -17,6 +17,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.score import ScoreModule
 from omnialign.data.datamodules.preference import PreferenceDataModule
@@ -42,12 +43,7 @@ def _image_only_pairs(directory, rows: int, seed: int, dark_preferred: bool) -> 
 
 
 def _trainer(tmp_path, **kwargs) -> Trainer:
-    return Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+    return quiet_trainer(
         default_root_dir=tmp_path,
         **kwargs,
     )

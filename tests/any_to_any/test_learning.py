@@ -14,6 +14,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.alignment.modules.sft import SFTModule
@@ -27,12 +28,7 @@ from omnialign.models.backbone import BackboneOptions
 
 
 def _trainer(tmp_path, **kwargs) -> Trainer:
-    return Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+    return quiet_trainer(
         default_root_dir=tmp_path,
         **kwargs,
     )

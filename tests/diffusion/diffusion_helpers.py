@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
@@ -27,13 +28,8 @@ def media_pairs(schema: str, batch_size: int = 8, **kwargs) -> MediaPreferenceDa
 
 
 def fit(module: DiffusionModule, data: MediaPreferenceDataModule, epochs: int, root: Path) -> pl.Trainer:
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=root,
     )

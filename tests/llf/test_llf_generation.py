@@ -3,10 +3,10 @@ the media regenerated under the same noise, and the pairs feed Diffusion-DPO unc
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from llf_helpers import REPO, shipped_config_cut
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.llf.cli import build, parser
 from omnialign.alignment.llf.pipeline import run_pipeline
@@ -62,13 +62,8 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
 
     data = MediaPreferenceDataModule(schema="preference", train_files=[str(output)], batch_size=2)
     module = DiffusionModule(GeneratorOptions(name=f"tiny:{subset}"), beta=50.0)
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(module, datamodule=data)

@@ -14,7 +14,8 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch import LightningDataModule, Trainer, seed_everything
+from lightning.pytorch import LightningDataModule, seed_everything
+from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.modules.dpo import DPOModule
@@ -76,13 +77,8 @@ def with_one_thread(run):
 
 def train(module: PolicyModule, data: LightningDataModule, epochs: int, root) -> Refiner:
     seed_everything(0)
-    Trainer(
-        accelerator="cpu",
+    quiet_trainer(
         max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=root,
     ).fit(module, datamodule=data)
     return Refiner(TextGenerator(module.policy.eval(), module.processor, GENERATION), "trained", INSTRUCTION)

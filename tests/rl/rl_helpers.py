@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Callback, Trainer
+from lightning.pytorch import Callback
+from quiet_trainer import quiet_trainer
 
 from omnialign.data.datamodules import PromptDataModule
 from omnialign.data.fixtures import write_fixture
@@ -32,13 +33,8 @@ class History(Callback):
 
 def fit(module, data, steps: int) -> History:
     history = History()
-    trainer = Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=steps,  # one batch of prompts per epoch; max_steps would count every optimiser step
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[history],
     )
     torch.set_num_threads(2)
