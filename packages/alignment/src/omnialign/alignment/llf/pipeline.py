@@ -125,6 +125,10 @@ class SynthesisStage:
     backend: Literal["hf", "vllm"] = "hf"
     """Text generation engine: HF `generate` (CPU or GPU), or a vLLM engine per text model (GPU, vllm
     installed; `VLLMBackend`)."""
+    zero3: bool = False
+    """Shard the text models' weights over the processes of a `torchrun` launch with DeepSpeed ZeRO-3, for
+    models larger than one GPU: weights are partitioned while they load, each rank still takes its own
+    batches, and all ranks step through generation together."""
     vllm_options: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of each `VLLMBackend` (e.g. `gpu_memory_utilization`, `max_model_len`)."""
 
@@ -218,11 +222,36 @@ def _placed(model: torch.nn.Module, options: BackboneOptions, device: str) -> to
     return (model if "device_map" in options.model_kwargs else model.to(device)).eval()
 
 
+ZERO3_INFERENCE = {
+    "train_micro_batch_size_per_gpu": 1,
+    "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0},
+}
+
+
+def _zero3(options: BackboneOptions, processor: Any) -> torch.nn.Module:
+    """The model partitioned over the ranks, wrapped by a DeepSpeed engine without optimizer whose forward
+    gathers each layer's weights when it runs. A checkpoint is loaded under ZeRO-3 (transformers builds and
+    loads it inside `deepspeed.zero.Init` while an `HfDeepSpeedConfig` is alive, so no rank holds it whole);
+    a tiny random model is built whole from its seed first, so its weights match an unsharded build."""
+    import deepspeed
+    from transformers.integrations import HfDeepSpeedConfig
+
+    config = {**ZERO3_INFERENCE, "bf16": {"enabled": options.dtype == "bfloat16"}}
+    loading = None if options.is_tiny else HfDeepSpeedConfig(config)  # read through a weak reference
+    model = load_causal_lm(options, processor)
+    del loading
+    engine, *_ = deepspeed.initialize(model=model, config=config)
+    return engine.module.eval()
+
+
 def _text_generator(
     options: BackboneOptions, sampling: GenerationOptions, stage: SynthesisStage
 ) -> TextGenerator:
     processor = load_processor(options)
-    model = _placed(load_causal_lm(options, processor), options, stage.device)
+    if stage.zero3:
+        model = _zero3(options, processor)
+    else:
+        model = _placed(load_causal_lm(options, processor), options, stage.device)
     return TextGenerator(model, processor, sampling, stage.make_backend())
 
 
@@ -244,6 +273,8 @@ def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
 def _process_group() -> tuple[int, int]:
     """(rank, world size) under torchrun or SLURM-launched torchrun; joins the process group if needed."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
@@ -252,6 +283,8 @@ def _process_group() -> tuple[int, int]:
 def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     """Data-parallel over the processes of a `torchrun` launch (one model copy per GPU); rank 0 merges."""
     rank, world = _process_group()
+    if stage.zero3 and (stage.generator is not None or stage.respond_with != "text"):
+        raise ValueError("synthesis.zero3 shards text models only; generation modalities run unsharded")
     if stage.device == "cuda" and world > 1:
         stage = replace(stage, device=f"cuda:{os.environ.get('LOCAL_RANK', rank)}")
     critic_options = stage.feedback_model or BackboneOptions(name=str(pipeline.feedback_model_dir))
@@ -271,6 +304,7 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
         provenance=provenance,
         rank=rank,
         world_size=world,
+        lockstep=stage.zero3,
     )
     samples = stage.prompts.load()
     report = synthesizer.run(samples)

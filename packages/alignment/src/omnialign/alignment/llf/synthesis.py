@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
@@ -77,6 +78,7 @@ class PairSynthesizer:
         provenance: dict[str, Any] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        lockstep: bool = False,
     ) -> None:
         """
         Args:
@@ -88,6 +90,9 @@ class PairSynthesizer:
             provenance: Written into every pair (model ids, generation settings).
             rank: This process's rank; it synthesises batches `b % world_size == rank`.
             world_size: Number of synthesising processes.
+            lockstep: Every rank generates equally often (models sharded across the ranks with ZeRO-3 gather
+                their weights collectively in every forward): a rank with fewer batches left runs filler
+                batches whose output it discards.
         """
         self.responder = responder
         self.critic = critic
@@ -95,7 +100,7 @@ class PairSynthesizer:
         self.batch_size = batch_size
         self.seed = seed
         self.provenance = provenance or {}
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.lockstep = rank, world_size, lockstep
 
     @property
     def skipped_path(self) -> Path:
@@ -126,13 +131,12 @@ class PairSynthesizer:
         report.done_before = sum(i in done for i in ids)
         media = MediaWriter(self.output.parent)
         starts = list(range(0, len(samples), self.batch_size))
-        mine = [b for b in range(len(starts)) if b % self.world_size == self.rank]
-        for b in tqdm(mine, desc=f"LLF pairs (rank {self.rank})", unit="batch"):
-            batch_ids = ids[starts[b] : starts[b] + self.batch_size]
-            if all(i in done for i in batch_ids):
+        for b in tqdm(self._schedule(ids, starts, done), desc=f"LLF pairs (rank {self.rank})", unit="batch"):
+            if b is None:  # lockstep filler: generate with the others, keep nothing
+                self._batch(samples[: self.batch_size], ids[: self.batch_size], 0, media)
                 continue
             batch = samples[starts[b] : starts[b] + self.batch_size]
-            rows, skips = self._batch(batch, batch_ids, b, media)
+            rows, skips = self._batch(batch, ids[starts[b] : starts[b] + self.batch_size], b, media)
             rows = [row for row in rows if row["id"] not in done]
             skips = [row for row in skips if row["id"] not in done]
             pairs.append(rows)
@@ -141,6 +145,21 @@ class PairSynthesizer:
             report.skipped.update(row["reason"] for row in skips)
         rank_zero_info(report.summary())
         return report
+
+    def _schedule(self, ids: list[str], starts: list[int], done: set[str]) -> list[int | None]:
+        """This rank's unfinished batches (b = rank mod world size), padded with fillers (`None`) to the
+        busiest rank's count in lockstep."""
+        unfinished = [
+            b
+            for b, start in enumerate(starts)
+            if not all(i in done for i in ids[start : start + self.batch_size])
+        ]
+        mine: list[int | None] = [b for b in unfinished if b % self.world_size == self.rank]
+        if not self.lockstep or self.world_size == 1:
+            return mine
+        counts: list[int] = [0] * self.world_size
+        dist.all_gather_object(counts, len(mine))
+        return mine + [None] * (max(counts) - len(mine))
 
     def merge(self, samples: Sequence[Sample]) -> dict[str, int]:
         """Write the pairs file and the skipped file from every part, in prompt order (once every rank has
