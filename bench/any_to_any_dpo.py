@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -140,20 +139,17 @@ def main() -> None:
         max((r for r in runs if r["variant"] == variant), key=lambda r: r["pairs_per_second"])
         for variant in VARIANTS
     ]
-    import transformers
+    from record import publish  # bench/ is this script's folder, first on sys.path
 
-    header = (
-        f"### Interleaved DPO, CPU ({os.cpu_count()} cores, {SETTINGS['threads']} threads), "
-        f"{time.strftime('%Y-%m-%d')}\n\n"
-        f"torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"Python {platform.python_version()}; {SETTINGS}, best of {ROUNDS} runs.\n\n"
+    details = f"{SETTINGS}, best of {ROUNDS} runs."
+    publish(
+        "Any-to-any: interleaved DPO throughput",
+        "Interleaved DPO",
+        SETTINGS["threads"],
+        details,
+        table(results),
+        args.write,
     )
-    report = header + table(results) + "\n"
-    print(report)
-    if args.write:
-        from record import record_section  # bench/ is this script's folder, first on sys.path
-
-        record_section("Any-to-any: interleaved DPO throughput", report)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import subprocess
@@ -334,21 +333,11 @@ def main() -> None:
     if args.quick:
         shrink_for_smoke_run()
     results = [measure(v, args.quick) for v in VARIANTS]
-    import transformers
     import trl
+    from record import publish  # bench/ is this script's folder, first on sys.path
 
-    header = (
-        f"### DPO, CPU ({os.cpu_count()} cores, {SETTINGS['threads']} threads), "
-        f"{time.strftime('%Y-%m-%d')}\n\n"
-        f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}, "
-        f"Python {platform.python_version()}. Model: Llama-class {MODEL}; {SETTINGS}.\n\n"
-    )
-    report = header + table(results) + "\n"
-    print(report)
-    if args.write:
-        from record import record_section  # bench/ is this script's folder, first on sys.path
-
-        record_section("DPO: OmniAlign vs TRL", report)
+    details = f"trl {trl.__version__}. Model: Llama-class {MODEL}; {SETTINGS}."
+    publish("DPO: OmniAlign vs TRL", "DPO", SETTINGS["threads"], details, table(results), args.write)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ import subprocess
 import sys
 import threading
 from contextlib import chdir
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import yaml
+from chat_stub import ChatStub, serving
 
 from omnialign.eval.cli import main
 from omnialign.eval.distributed import Shards, progress
@@ -27,37 +27,23 @@ from omnialign.eval.fixtures import write_eval_fixture
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class HashRatingHandler(BaseHTTPRequestHandler):
+class HashRatingHandler(ChatStub):
     """Rates 1..5 by a hash of the message content, so different items get different, reproducible scores."""
 
     requests: ClassVar[list[str]] = []
     lock = threading.Lock()
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body: dict) -> str:
         content = json.dumps(body["messages"][0]["content"], sort_keys=True)
         with HashRatingHandler.lock:
             HashRatingHandler.requests.append(content)
-        rating = 1 + int(hashlib.sha256(content.encode()).hexdigest(), 16) % 5
-        payload = json.dumps({"choices": [{"message": {"content": f"Rating: {rating}"}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        return f"Rating: {1 + int(hashlib.sha256(content.encode()).hexdigest(), 16) % 5}"
 
 
 @pytest.fixture(scope="module")
 def stub_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HashRatingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(HashRatingHandler) as url:
+        yield url
 
 
 def _config(work: Path, url: str) -> Path:

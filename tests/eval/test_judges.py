@@ -4,11 +4,10 @@ tiny reward model, and greedy generation by a tiny causal LM, each through `run`
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
+from chat_stub import ChatStub, serving
 
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
@@ -28,37 +27,23 @@ REGISTRY_TEXT = """tasks:
 """
 
 
-class StubHandler(BaseHTTPRequestHandler):
+class StubHandler(ChatStub):
     """Answers every chat completion with a rating read from the prompt: 4 when the reference is quoted."""
 
     bodies: ClassVar[list[dict]] = []
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body: dict) -> str:
         StubHandler.bodies.append({"path": self.path, **body})
         content = body["messages"][0]["content"]
         if isinstance(content, list):  # a vision message: the judge text is the first part
             content = content[0]["text"]
-        reply = "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        return "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
 
 
 @pytest.fixture
 def stub_url():
-    server = HTTPServer(("127.0.0.1", 0), StubHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(StubHandler) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
+from chat_stub import ChatStub, serving
 from PIL import Image
 
 from omnialign.data.fixtures.media_files import write_image
@@ -90,29 +88,18 @@ def test_what_the_answer_image_shows_changes_the_verdict(data, vl_judge):
     assert scores[0] != pytest.approx(scores[1], abs=1e-7)
 
 
-class RecordingHandler(BaseHTTPRequestHandler):
+class RecordingHandler(ChatStub):
     bodies: ClassVar[list[dict]] = []
 
-    def do_POST(self):
-        RecordingHandler.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        payload = json.dumps({"choices": [{"message": {"content": "5"}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+    def reply(self, body: dict) -> str:
+        RecordingHandler.bodies.append(body)
+        return "5"
 
 
 @pytest.fixture
 def stub_url():
-    server = HTTPServer(("127.0.0.1", 0), RecordingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(RecordingHandler) as url:
+        yield url
 
 
 def _data_url(url: str) -> tuple[str, bytes]:
