@@ -107,34 +107,35 @@ synthesis:
     return config
 
 
-def test_two_processes_under_torchrun_write_the_pairs_of_one(tmp_path):
+APP = str(PROMPTS.parents[5] / "apps" / "llf.py")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory) -> list[dict]:
+    """The pairs of 7 prompts (batches of 3) synthesised by one process."""
+    folder = tmp_path_factory.mktemp("one")
+    subprocess.run([sys.executable, APP, "--config", str(_synthesis_config(folder, 7))], check=True, env=ENV)
+    rows = _rows(folder / "pairs" / "pairs.jsonl")
+    assert len(rows) == 7
+    return rows
+
+
+def test_two_processes_under_torchrun_write_the_pairs_of_one(one_process, tmp_path):
     """Ranks take alternate batches, each into its own part file; rank 0 merges in prompt order."""
-    app = str(PROMPTS.parents[5] / "apps" / "llf.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single, double = tmp_path / "one", tmp_path / "two"
-    single.mkdir(), double.mkdir()
-    subprocess.run([sys.executable, app, "--config", str(_synthesis_config(single))], check=True, env=env)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    subprocess.run([*torchrun, app, "--config", str(_synthesis_config(double))], check=True, env=env)
-
-    parts = sorted(p.name for p in (double / "pairs" / "pairs.parts").iterdir())
+    config = _synthesis_config(tmp_path, 7)
+    subprocess.run([*TORCHRUN, APP, "--config", str(config)], check=True, env=ENV, timeout=300)
+    parts = sorted(p.name for p in (tmp_path / "pairs" / "pairs.parts").iterdir())
     assert parts == ["rank0.jsonl", "rank0.skipped.jsonl", "rank1.jsonl", "rank1.skipped.jsonl"]
-    assert _rows(double / "pairs" / "pairs.jsonl") == _rows(single / "pairs" / "pairs.jsonl")
-    assert len(_rows(single / "pairs" / "pairs.jsonl")) == 10
+    assert _rows(tmp_path / "pairs" / "pairs.jsonl") == one_process
 
 
-def test_zero3_sharded_models_synthesise_the_pairs_of_one_process(tmp_path):
-    """Policy and critic partitioned over 2 ranks with DeepSpeed ZeRO-3 (gloo, CPU). 7 prompts in batches of 3
-    leave rank 1 one batch short: it generates a filler batch so both ranks step through the same number of
-    weight gathers (without it rank 0 hangs), and the pairs equal a single unsharded process's."""
+def test_zero3_sharded_models_synthesise_the_pairs_of_one_process(one_process, tmp_path):
+    """Policy and critic partitioned over 2 ranks with DeepSpeed ZeRO-3 (gloo, CPU). Rank 1 has one batch
+    fewer than rank 0 and generates a filler batch, so both ranks join the same number of weight gathers;
+    the pairs equal those of a single unsharded process."""
     pytest.importorskip("deepspeed", reason="deepspeed not installed (uv sync installs its default group)")
-    app = str(PROMPTS.parents[5] / "apps" / "llf.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
-    single, sharded = tmp_path / "one", tmp_path / "zero3"
-    single.mkdir(), sharded.mkdir()
-    subprocess.run([sys.executable, app, "--config", str(_synthesis_config(single, 7))], check=True, env=env)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    config = _synthesis_config(sharded, 7, zero3=True)
-    subprocess.run([*torchrun, app, "--config", str(config)], check=True, env=env, timeout=300)
-    assert _rows(sharded / "pairs" / "pairs.jsonl") == _rows(single / "pairs" / "pairs.jsonl")
-    assert len(_rows(single / "pairs" / "pairs.jsonl")) == 7
+    config = _synthesis_config(tmp_path, 7, zero3=True)
+    subprocess.run([*TORCHRUN, APP, "--config", str(config)], check=True, env=ENV, timeout=300)
+    assert _rows(tmp_path / "pairs" / "pairs.jsonl") == one_process
