@@ -9,14 +9,14 @@ import pytest
 from llf_helpers import QUIET, REPO, shipped_config_cut
 
 from omnialign.alignment.llf.cli import build, parser
-from omnialign.alignment.llf.pipeline import (
+from omnialign.alignment.llf.config import (
     FeedbackDataStage,
     LLFPipeline,
     RecordSource,
     SynthesisStage,
     TrainStage,
-    run_pipeline,
 )
+from omnialign.alignment.llf.pipeline import run_pipeline
 from omnialign.alignment.rollout.generation import GenerationOptions
 from omnialign.data.journal import RowJournal
 from omnialign.data.records import load_samples

@@ -16,161 +16,27 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import torch
 import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_info
 
-from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
-from omnialign.alignment.llf.responders import (
-    InterleavedPolicy,
-    PromptRefiningGenerator,
-    Responder,
-    TextPolicy,
+from omnialign.alignment.llf.config import (
+    FeedbackDataStage,
+    LLFPipeline,
+    SynthesisStage,
+    TrainStage,
 )
+from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
+from omnialign.alignment.llf.loading import process_group, responder, text_generator
 from omnialign.alignment.llf.synthesis import PairSynthesizer
-from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
-from omnialign.alignment.rollout import VLLMBackend
-from omnialign.alignment.rollout.generation import GenerationOptions, HFGenerateBackend, RolloutBackend
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.journal import StageReport
-from omnialign.data.records import load_samples
 from omnialign.data.records.rows import MediaWriter
-from omnialign.data.sample import Sample
-from omnialign.models.any_to_any.generation import InterleavedGenerator
-from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
-
-STAGE_ORDER = ("feedback_data", "feedback_sft", "synthesis")
+from omnialign.models.backbone import BackboneOptions
 
 
-@dataclass
-class RecordSource:
-    """Records to read: files of one format (any container the data package reads)."""
-
-    files: list[str]
-    schema: str
-    media_root: str | None = None
-    on_invalid: Literal["error", "skip"] = "error"
-    limit: int | None = None
-    """Use only the first `limit` samples (quick runs)."""
-
-    def load(self) -> list[Sample]:
-        samples: list[Sample] = []
-        for source in self.files:
-            result = load_samples(source, self.schema, on_invalid=self.on_invalid, media_root=self.media_root)
-            rank_zero_info(result.report.summary())
-            samples += result.samples
-        return samples[: self.limit] if self.limit is not None else samples
-
-
-@dataclass
-class FeedbackDataStage:
-    """align-anything rows → `sft` records that teach a model to critique one response."""
-
-    train: RecordSource
-    val: RecordSource | None = None
-    suggestion_fields: list[str] = field(default_factory=lambda: ["overall_textfeedback"])
-    """Pair-level fields appended to each critique as its refinement suggestion (t2a: `refine_prompt`)."""
-    rationales: bool = False
-    """Append the per-dimension rationales of the response to its critique."""
-
-
-@dataclass
-class TrainStage:
-    """A train-app run; the pipeline points its data and run folder into the working folder."""
-
-    config: list[str]
-    """Train-app config files, applied in order (a recipe, then overlays)."""
-    args: list[str] = field(default_factory=list)
-    """Extra train-app arguments; `{workdir}` is replaced by the working folder."""
-    on_pairs: bool = True
-    """Train on the synthesised pairs (`preference` records). Off for a stage with its own data, such as
-    PPO on prompts with the reward model an earlier stage trained on the pairs (LLF+RLHF)."""
-
-
-@dataclass
-class MediaGeneratorStage:
-    """For generation modalities: the text-to-media generator whose prompts the policy rewrites."""
-
-    name: str
-    """Hub id, pipeline folder or `tiny:text-to-image|video|audio`."""
-    options: MediaGenerationOptions = field(default_factory=MediaGenerationOptions)
-
-
-@dataclass
-class SynthesisStage:
-    """Sample → critique → refine → pairs."""
-
-    prompts: RecordSource
-    policy: BackboneOptions
-    """The policy that answers and refines (for generation modalities: the prompt writer)."""
-    feedback_model: BackboneOptions | None = None
-    """The critic; default: the export of the `feedback_sft` stage."""
-    generator: MediaGeneratorStage | None = None
-    respond_with: Literal["text", "text+image"] = "text"
-    """`text+image`: an any-to-any policy answers with text, then an image drawn with classifier-free
-    guidance (text+image → text+image)."""
-    guidance_scale: float = 5.0
-    """Classifier-free guidance of drawn images (`text+image`)."""
-    generation: GenerationOptions = field(default_factory=GenerationOptions)
-    """Sampling of answers and refinements."""
-    feedback_generation: GenerationOptions = field(default_factory=GenerationOptions)
-    batch_size: int = 8
-    seed: int = 0
-    device: str = "cpu"
-    """Where the models run (`cuda` on a GPU machine)."""
-    backend: Literal["hf", "vllm"] = "hf"
-    """Text generation engine: HF `generate` (CPU or GPU), or a vLLM engine per text model (GPU, vllm
-    installed; `VLLMBackend`)."""
-    zero3: bool = False
-    """Shard the text models' weights over the processes of a `torchrun` launch with DeepSpeed ZeRO-3, for
-    models larger than one GPU: weights are partitioned while they load, each rank still takes its own
-    batches, and all ranks step through generation together."""
-    vllm_options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of each `VLLMBackend` (e.g. `gpu_memory_utilization`, `max_model_len`)."""
-
-    def make_backend(self) -> RolloutBackend:
-        """A fresh engine per model: a vLLM engine holds the weights of the one model it serves."""
-        return VLLMBackend(**self.vllm_options) if self.backend == "vllm" else HFGenerateBackend()
-
-
-@dataclass
-class LLFPipeline:
-    """Every stage's settings; a stage left out is not run."""
-
-    workdir: str
-    feedback_data: FeedbackDataStage | None = None
-    feedback_sft: TrainStage | None = None
-    synthesis: SynthesisStage | None = None
-    training: dict[str, TrainStage] = field(default_factory=dict)
-    """Trainings after synthesis, run in order, each in `<workdir>/<name>`: on the pairs (`dpo`, `reward`)
-    or with their own data (`ppo` with the reward model of `reward`)."""
-
-    # -- locations -------------------------------------------------------------------------------------
-    @property
-    def root(self) -> Path:
-        return Path(self.workdir)
-
-    def feedback_file(self, split: str) -> Path:
-        return self.root / "feedback_data" / f"{split}.jsonl"
-
-    @property
-    def pairs_file(self) -> Path:
-        return self.root / "pairs" / "pairs.jsonl"
-
-    @property
-    def feedback_model_dir(self) -> Path:
-        return self.root / "feedback_sft" / "export"
-
-    def stage_names(self) -> list[str]:
-        present = [name for name in STAGE_ORDER if getattr(self, name) is not None]
-        return present + list(self.training)
-
-
-# -- stages ------------------------------------------------------------------------------------------------
 def run_feedback_data(pipeline: LLFPipeline, stage: FeedbackDataStage) -> None:
     splits = {"train": stage.train, "val": stage.val}
     for split, source in splits.items():
@@ -216,73 +82,9 @@ def run_feedback_sft(pipeline: LLFPipeline, stage: TrainStage) -> None:
     run_training(train_args(stage, pipeline.root / "feedback_sft", [pipeline.feedback_file("train")], extra))
 
 
-def _placed(model: torch.nn.Module, options: BackboneOptions, device: str) -> torch.nn.Module:
-    """On `device`, unless the backbone spreads itself over several GPUs (`model_kwargs.device_map`, for
-    models larger than one GPU: layers split across the GPUs of one process)."""
-    return (model if "device_map" in options.model_kwargs else model.to(device)).eval()
-
-
-ZERO3_INFERENCE = {
-    "train_micro_batch_size_per_gpu": 1,
-    "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0},
-}
-
-
-def _zero3(options: BackboneOptions, processor: Any) -> torch.nn.Module:
-    """The model partitioned over the ranks, wrapped by a DeepSpeed engine without optimizer whose forward
-    gathers each layer's weights when it runs. A checkpoint is loaded under ZeRO-3 (transformers builds and
-    loads it inside `deepspeed.zero.Init` while an `HfDeepSpeedConfig` is alive, so no rank holds it whole);
-    a tiny random model is built whole from its seed first, so its weights match an unsharded build."""
-    import deepspeed
-    from transformers.integrations import HfDeepSpeedConfig
-
-    config = {**ZERO3_INFERENCE, "bf16": {"enabled": options.dtype == "bfloat16"}}
-    loading = None if options.is_tiny else HfDeepSpeedConfig(config)  # read through a weak reference
-    model = load_causal_lm(options, processor)
-    del loading
-    engine, *_ = deepspeed.initialize(model=model, config=config)
-    return engine.module.eval()
-
-
-def _text_generator(
-    options: BackboneOptions, sampling: GenerationOptions, stage: SynthesisStage
-) -> TextGenerator:
-    processor = load_processor(options)
-    if stage.zero3:
-        model = _zero3(options, processor)
-    else:
-        model = _placed(load_causal_lm(options, processor), options, stage.device)
-    return TextGenerator(model, processor, sampling, stage.make_backend())
-
-
-def _responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
-    media_dir = pipeline.pairs_file.parent / "media"
-    if stage.respond_with == "text+image":
-        processor = load_processor(stage.policy)
-        model = _placed(load_causal_lm(stage.policy, processor), stage.policy, stage.device)
-        tokens, scale = stage.generation.max_new_tokens, stage.guidance_scale
-        return InterleavedPolicy(InterleavedGenerator(model, processor, tokens, scale), media_dir)
-    policy = _text_generator(stage.policy, stage.generation, stage)
-    if stage.generator is None:
-        return TextPolicy(policy)
-    generator = MediaGenerator.load(stage.generator.name, media_dir, stage.generator.options)
-    generator.pipeline.to(stage.device)
-    return PromptRefiningGenerator(generator, policy)
-
-
-def _process_group() -> tuple[int, int]:
-    """(rank, world size) under torchrun or SLURM-launched torchrun; joins the process group if needed."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
 def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     """Data-parallel over the processes of a `torchrun` launch (one model copy per GPU); rank 0 merges."""
-    rank, world = _process_group()
+    rank, world = process_group()
     if stage.zero3 and (stage.generator is not None or stage.respond_with != "text"):
         raise ValueError("synthesis.zero3 shards text models only; generation modalities run unsharded")
     if stage.device == "cuda" and world > 1:
@@ -296,8 +98,8 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
         "feedback_generation": asdict(stage.feedback_generation),
     }
     synthesizer = PairSynthesizer(
-        _responder(stage, pipeline),
-        _text_generator(critic_options, stage.feedback_generation, stage),
+        responder(stage, pipeline),
+        text_generator(critic_options, stage.feedback_generation, stage),
         pipeline.pairs_file,
         batch_size=stage.batch_size,
         seed=stage.seed,
