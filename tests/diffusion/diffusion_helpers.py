@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 from quiet_trainer import quiet_trainer
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
@@ -35,3 +36,14 @@ def fit(module: DiffusionModule, data: MediaPreferenceDataModule, epochs: int, r
     )
     trainer.fit(module, datamodule=data)
     return trainer
+
+
+def held_out_accuracy(module: DiffusionModule, trainer: pl.Trainer, data, seeds: int) -> float:
+    """Implicit preference accuracy on the val pairs, averaged over `seeds` noise draws per pair."""
+    accuracies = []
+    for seed in range(seeds):
+        module.val_seed = 1000 * (seed + 1)
+        accuracies.append(
+            trainer.validate(module, datamodule=data, verbose=False)[0]["val/implicit_accuracy"]
+        )
+    return float(np.mean(accuracies))

@@ -13,23 +13,12 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline
-from diffusion_helpers import fit, media_pairs
+from diffusion_helpers import fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.models.diffusion import GeneratorOptions
 
 SCHEMA = "align-anything/text-to-audio"
-
-
-def implicit_accuracy(module: DiffusionModule, trainer: pl.Trainer, data, seeds: int) -> float:
-    """Held-out implicit preference accuracy, averaged over `seeds` noise draws per pair."""
-    accuracies = []
-    for seed in range(seeds):
-        module.val_seed = 1000 * (seed + 1)
-        accuracies.append(
-            trainer.validate(module, datamodule=data, verbose=False)[0]["val/implicit_accuracy"]
-        )
-    return float(np.mean(accuracies))
 
 
 @pytest.mark.slow
@@ -46,9 +35,9 @@ def test_audio_dpo_learns_the_planted_frequency_preference(tmp_path):
     )
     data = media_pairs(SCHEMA, audio_seconds=0.256)
     before_trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
-    before = implicit_accuracy(module, before_trainer, data, seeds=1)
+    before = held_out_accuracy(module, before_trainer, data, seeds=1)
     trainer = fit(module, data, epochs=8, root=tmp_path)
-    after = implicit_accuracy(module, trainer, data, seeds=3)
+    after = held_out_accuracy(module, trainer, data, seeds=3)
     print(f"tiny:text-to-audio: held-out implicit accuracy {before:.3f} -> {after:.3f}")
     assert before == 0.0
     assert after > 0.6

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline
-from diffusion_helpers import fit, media_pairs
+from diffusion_helpers import fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.models.diffusion import DiffusionLoraOptions, GeneratorOptions
@@ -83,17 +83,6 @@ def test_sft_trains_on_the_preferred_media_only():
     loss.backward()
     assert module.generator.unet.conv_in.weight.grad is not None
     assert module.generator.vae.encoder.conv_in.weight.grad is None
-
-
-def held_out_accuracy(module: DiffusionModule, trainer: pl.Trainer, data, seeds: int) -> float:
-    """Implicit preference accuracy on the val pairs, averaged over `seeds` noise draws per pair."""
-    accuracies = []
-    for seed in range(seeds):
-        module.val_seed = 1000 * (seed + 1)
-        accuracies.append(
-            trainer.validate(module, datamodule=data, verbose=False)[0]["val/implicit_accuracy"]
-        )
-    return float(np.mean(accuracies))
 
 
 @pytest.mark.slow
