@@ -1,5 +1,6 @@
-"""Build a policy backbone and its processor from one name: a hub id or local path (the path users take),
-or `tiny:<name>` for a random-weight model built from a config (tests, quickstart, offline CPU).
+"""Build a policy backbone and its processor from one name: a hub id or local path (the path users take), a
+GGUF file or the embedded real model (`smollm2-135m-instruct`; see `omnialign.models.gguf`), or
+`tiny:<name>` for a random-weight model built from a config (tests, quickstart, offline CPU).
 
 Text models come with their tokenizer; multimodal ones (Qwen2-VL, LLaVA, Qwen2-Audio ...) with their
 processor, and load through the Auto class that owns their architecture, so the media towers load too.
@@ -29,6 +30,7 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MULTIMODAL_LM_MAPPING,
 )
 
+from omnialign.models.gguf import pretrained_location
 from omnialign.models.tiny import TINY_PREFIX, Processor, tiny_spec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -64,7 +66,8 @@ class BackboneOptions:
     """Which network to train and how to load it."""
 
     name: str = "tiny:llama"
-    """Hub id, local folder, or `tiny:<name>` for a random-weight tiny model built from a config."""
+    """Hub id, local folder, a `.gguf` file, `smollm2-135m-instruct` (the embedded real model), or
+    `tiny:<name>` for a random-weight tiny model built from a config."""
     dtype: str = "float32"
     """Parameter dtype: float32, bfloat16 or float16."""
     attn_implementation: str | None = None
@@ -88,6 +91,11 @@ class BackboneOptions:
     @property
     def is_tiny(self) -> bool:
         return self.name.startswith(TINY_PREFIX)
+
+    @property
+    def location(self) -> str:
+        """What `from_pretrained` reads: the name itself, or the converted folder of a GGUF file."""
+        return pretrained_location(self.name)
 
     def location_kwargs(self) -> dict[str, Any]:
         return {key: value for key, value in self.model_kwargs.items() if key in _LOCATION_KEYS}
@@ -116,9 +124,9 @@ def load_processor(options: BackboneOptions) -> Processor:
 
 
 def _hub_processor(options: BackboneOptions) -> Processor:
-    config = AutoConfig.from_pretrained(options.name, **options.location_kwargs())
+    config = AutoConfig.from_pretrained(options.location, **options.location_kwargs())
     auto_class = AutoTokenizer if model_class_for(config) is AutoModelForCausalLM else AutoProcessor
-    return auto_class.from_pretrained(options.name, **options.location_kwargs())
+    return auto_class.from_pretrained(options.location, **options.location_kwargs())
 
 
 def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrainedModel:
@@ -134,9 +142,9 @@ def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrained
             torch.manual_seed(options.seed)
             model = spec.auto_class.from_config(config, **kwargs)
     else:
-        config = AutoConfig.from_pretrained(options.name, **options.location_kwargs())
+        config = AutoConfig.from_pretrained(options.location, **options.location_kwargs())
         kwargs |= options.model_kwargs
-        model = model_class_for(config).from_pretrained(options.name, config=config, **kwargs)
+        model = model_class_for(config).from_pretrained(options.location, config=config, **kwargs)
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False

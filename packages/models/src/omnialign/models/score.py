@@ -182,14 +182,14 @@ def load_base_model(options: BackboneOptions, processor: Any) -> PreTrainedModel
             torch.manual_seed(options.seed)
             model = AutoModel.from_config(config, **kwargs)
     else:
-        model = AutoModel.from_pretrained(options.name, **kwargs, **options.model_kwargs)
+        model = AutoModel.from_pretrained(options.location, **kwargs, **options.model_kwargs)
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     return model
 
 
 def build_score_model(options: BackboneOptions, processor: Any, config: ScoreConfig) -> ScoreModel:
-    """A score model on the backbone named by `options` (hub id, local folder or `tiny:<name>`); the heads
+    """A score model on the backbone named by `options` (hub id, local folder, GGUF or `tiny:<name>`); the heads
     are initialised from `options.seed`, so two builds with the same options are identical."""
     if options.lora is not None:
         raise ValueError("score models train all backbone weights; LoRA is not supported for them yet")
