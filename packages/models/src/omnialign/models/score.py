@@ -189,8 +189,8 @@ def load_base_model(options: BackboneOptions, processor: Any) -> PreTrainedModel
 
 
 def build_score_model(options: BackboneOptions, processor: Any, config: ScoreConfig) -> ScoreModel:
-    """A score model on the backbone named by `options` (hub id, local folder, GGUF or `tiny:<name>`); the heads
-    are initialised from `options.seed`, so two builds with the same options are identical."""
+    """A score model on the backbone named by `options` (hub id, local folder, GGUF or `tiny:<name>`); the
+    heads are initialised from `options.seed`, so two builds with the same options are identical."""
     if options.lora is not None:
         raise ValueError("score models train all backbone weights; LoRA is not supported for them yet")
     backbone = load_base_model(options, processor)
