@@ -8,10 +8,10 @@ from PIL import Image
 
 from omnialign.data.errors import RecordError, RecordLocation
 from omnialign.data.media import load_image
-from omnialign.data.records import Context, Field, Schema, convert_row, get_format, opt, req, validate
+from omnialign.data.records import Context, Field, FieldSet, convert_row, get_schema, opt, req, validate
 
 HERE = RecordLocation("rows.jsonl", 4)
-SCHEMA = Schema(
+SCHEMA = FieldSet(
     "demo",
     (
         req("text", "str", aliases=("question",)),
@@ -60,9 +60,9 @@ def test_nested_dict_or_bare_string():
 def test_decoded_pil_images_from_hf_datasets_become_embedded_media(tmp_path):
     """`datasets` hands `Image` columns over as PIL images; they are kept as in-memory PNG bytes."""
     image = Image.fromarray(np.full((8, 8, 3), 200, np.uint8))
-    fmt = get_format("align-anything/text-to-image")
+    schema = get_schema("align-anything/text-to-image")
     row = {"prompt": "a lamp", "image_1": image, "image_2": image, "overall_image": 2}
-    sample, warnings = convert_row(row, fmt, Context(HERE, tmp_path, "overall"))
-    ref = sample.responses[1][0].media
-    assert warnings == [] and ref.data is not None and ref.location == HERE
+    converted = convert_row(row, schema, Context(HERE, tmp_path, "overall"))
+    ref = converted.sample.responses[1][0].media
+    assert converted.warnings == [] and ref.data is not None and ref.location == HERE
     assert np.asarray(load_image(ref)).mean() == 200

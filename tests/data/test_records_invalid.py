@@ -106,11 +106,11 @@ def test_safesora_missing_sub_preference(tmp_path):
     assert load_samples(fixture.path, "safesora/pairs").report.kept == 3
 
 
-def test_unknown_dimension_and_format_fail_before_reading(tmp_path):
+def test_unknown_dimension_and_schema_fail_before_reading(tmp_path):
     fixture = write_fixture(tmp_path, "pku-saferlhf", rows=1)
     with pytest.raises(ValueError, match="no preference dimension 'overall'"):
         load_samples(fixture.path, "pku-saferlhf", dimension="overall")
-    with pytest.raises(ValueError, match="unknown record format"):
+    with pytest.raises(ValueError, match="unknown record schema"):
         load_samples(fixture.path, "pku-safe-rlhf")
 
 

@@ -9,7 +9,7 @@ import pytest
 from omnialign.data.errors import RecordError
 from omnialign.data.fixtures import MARKER, SPECS, write_fixture, write_fixtures
 from omnialign.data.fixtures.malformed import rewrite
-from omnialign.data.records import FORMATS, get_format, load_samples
+from omnialign.data.records import SCHEMAS, get_schema, load_samples
 from omnialign.data.records.align_anything import SUBSETS
 from omnialign.data.records.safesora import HARM_LABELS
 from omnialign.data.sample import LabelKey
@@ -32,16 +32,16 @@ def fixtures(tmp_path_factory):
 
 
 def test_every_format_has_a_fixture():
-    assert set(SPECS) == set(FORMATS)
+    assert set(SPECS) == set(SCHEMAS)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_fixture_round_trips(fixtures, name):
     """Counts match and each declared field of each row comes back unchanged in `meta['fields']`."""
     fixture = fixtures[name]
     result = load_samples(fixture.path, name, verify_media=True)
     assert (result.report.read, result.report.kept, len(result.report.skips)) == (ROWS, ROWS, 0)
-    declared = get_format(name).schema.field_names()
+    declared = get_schema(name).field_set.field_names()
     for row, sample in zip(fixture.rows, result.samples, strict=True):
         assert set(row) <= set(declared), "fixtures use only declared field names"
         for key, value in row.items():

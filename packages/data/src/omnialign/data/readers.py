@@ -1,14 +1,23 @@
 """Read raw rows from every container the field ships datasets in.
 
 Rows come out as plain dicts with their location, untouched: validation is the schema's job
-(`omnialign.data.records`), so a reader never guesses or fills in a field.
+(`omnialign.data.records`), so a reader never guesses or fills in a field. A row that cannot be read as an
+object (a JSONL line that is not valid JSON, a list element that is not an object) comes out as a `BadRow`,
+so the loader can count and skip it like any other bad record; a file that cannot be read at all raises.
+
+Hub datasets and `save_to_disk` folders are read with their media columns undecoded (`decode=False`):
+`datasets` would decode audio through torchcodec and images through PIL, while OmniAlign decodes media
+itself, lazily and with errors that name the row; undecoded, a media cell is the `{bytes, path}` dict the
+record schemas accept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +26,16 @@ from omnialign.data.errors import RecordError, RecordLocation
 Row = dict[str, Any]
 
 
-def _read_json_text(text: str, source: str) -> Iterator[Row]:
+@dataclass(frozen=True)
+class BadRow:
+    """A row that could not be read as an object: the error (naming file, row and problem) and the raw
+    value (a JSONL line's text), for the rejects file."""
+
+    error: RecordError
+    raw: Any
+
+
+def _read_json_text(text: str, source: str) -> Iterator[Any]:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -32,14 +50,15 @@ def _read_json_text(text: str, source: str) -> Iterator[Row]:
     yield from payload
 
 
-def _read_jsonl_lines(lines: Iterator[str], source: str) -> Iterator[Row]:
+def _read_jsonl_lines(lines: Iterator[str], source: str) -> Iterator[Any]:
+    """Every non-blank line, parsed; a line that is not valid JSON becomes a `BadRow` naming its index."""
     for index, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             yield json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RecordError(RecordLocation(source, index), "<line>", f"not valid JSON: {exc}") from exc
+            yield BadRow(RecordError(RecordLocation(source, index), "<line>", f"not valid JSON: {exc}"), line)
 
 
 def _read_parquet(path: Path) -> Iterator[Row]:
@@ -48,55 +67,114 @@ def _read_parquet(path: Path) -> Iterator[Row]:
     yield from pq.read_table(path).to_pylist()
 
 
+def _undecoded(feature: Any) -> Any:
+    """`feature` with every media decoder (Image, Audio, Video, ...) switched off, nested ones included."""
+    if isinstance(feature, dict):
+        return {name: _undecoded(inner) for name, inner in feature.items()}
+    if isinstance(feature, list):
+        return [_undecoded(inner) for inner in feature]
+    if dataclasses.is_dataclass(feature):
+        names = {f.name for f in dataclasses.fields(feature)}
+        if "decode" in names and feature.decode:
+            return dataclasses.replace(feature, decode=False)
+        if "feature" in names:  # List / Sequence of media
+            return dataclasses.replace(feature, feature=_undecoded(feature.feature))
+    return feature
+
+
+def without_decoding(dataset: Any) -> Any:
+    """The dataset with its media columns returned as stored (`{bytes, path}`), not decoded."""
+    import datasets
+
+    features = datasets.Features({name: _undecoded(f) for name, f in dataset.features.items()})
+    return dataset if features == dataset.features else dataset.cast(features)
+
+
+def _pick_split(loaded: Any, split: str, source: str) -> Any:
+    import datasets
+
+    if not isinstance(loaded, datasets.DatasetDict):
+        return loaded
+    if split not in loaded:
+        raise ValueError(f"{source} has no split '{split}'; it has {sorted(loaded)}")
+    return loaded[split]
+
+
+def hub_config(repo: str, config: str | None) -> str | None:
+    """The configuration to load: the one named, or the only/default one; a dataset with several
+    configurations and no default must be named with one (`owner/name:config`)."""
+    if config:
+        return config
+    import datasets
+
+    names = datasets.get_dataset_config_names(repo)
+    if len(names) > 1 and "default" not in names:
+        raise ValueError(
+            f"hub dataset '{repo}' has several configurations; name one as '{repo}:<config>', "
+            f"e.g. '{repo}:{names[0]}' (configurations: {', '.join(names)})"
+        )
+    return None
+
+
 def _read_hf_dataset(path_or_id: str, split: str, is_local: bool) -> Iterator[Row]:
     import datasets
 
     if is_local:
-        loaded = datasets.load_from_disk(path_or_id)
-        if isinstance(loaded, datasets.DatasetDict):
-            loaded = loaded[split]
+        loaded = _pick_split(datasets.load_from_disk(path_or_id), split, path_or_id)
     else:
-        repo, _, subset = path_or_id.partition(":")  # `owner/name:subset` picks a dataset configuration
-        loaded = datasets.load_dataset(repo, subset or None, split=split)
-    yield from loaded
+        repo, _, config = path_or_id.partition(":")  # `owner/name:config` picks a dataset configuration
+        loaded = _pick_split(datasets.load_dataset(repo, hub_config(repo, config)), split, path_or_id)
+    yield from without_decoding(loaded)
 
 
 def _is_hf_saved_folder(path: Path) -> bool:
     return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists())
 
 
-def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[RecordLocation, Row]]:
-    """Yield `(location, row)` for every row of a json, json.gz, jsonl(.gz), parquet file, a folder written
-    by `datasets.save_to_disk`, or a hub dataset id (loaded through `datasets.load_dataset`; write
-    `owner/name:subset` for a dataset with several configurations, e.g.
-    `PKU-Alignment/align-anything:text-image-to-text`)."""
+def is_hub_id(source: str | Path) -> bool:
+    """`owner/name` (optionally `:config`) that is not a local path: read through `datasets.load_dataset`."""
+    path = Path(source)
+    text = str(source)
+    return not path.exists() and not path.suffix and "/" in text and not text.startswith((".", "/"))
+
+
+def _rows(source: str | Path, split: str) -> Iterator[Any]:
     path = Path(source)
     name = path.name
     if path.is_dir():
         if not _is_hf_saved_folder(path):
             raise RecordError(RecordLocation(str(path), 0), "<file>", "folder is not a saved HF dataset")
-        rows: Iterator[Row] = _read_hf_dataset(str(path), split, is_local=True)
-    elif not path.exists():
-        if path.suffix or "/" not in str(source) or str(source).startswith((".", "/")):
+        return _read_hf_dataset(str(path), split, is_local=True)
+    if not path.exists():
+        if not is_hub_id(source):
             raise FileNotFoundError(f"data file not found: {source}")
-        rows = _read_hf_dataset(str(source), split, is_local=False)  # owner/name on the hub
-    elif name.endswith((".jsonl", ".jsonl.gz")):
+        return _read_hf_dataset(str(source), split, is_local=False)
+    if name.endswith((".jsonl", ".jsonl.gz")):
         opener = gzip.open if name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as handle:
-            rows = iter(list(_read_jsonl_lines(iter(handle), str(path))))
-    elif name.endswith((".json", ".json.gz")):
+            return iter(list(_read_jsonl_lines(iter(handle), str(path))))
+    if name.endswith((".json", ".json.gz")):
         opener = gzip.open if name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as handle:
-            rows = _read_json_text(handle.read(), str(path))
-    elif name.endswith(".parquet"):
-        rows = _read_parquet(path)
-    else:
-        raise RecordError(
-            RecordLocation(str(path), 0),
-            "<file>",
-            "unknown format (json, json.gz, jsonl, parquet, HF folder)",
-        )
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise RecordError(RecordLocation(str(source), index), "<row>", "expected an object")
-        yield RecordLocation(str(source), index), row
+            return _read_json_text(handle.read(), str(path))
+    if name.endswith(".parquet"):
+        return _read_parquet(path)
+    raise RecordError(
+        RecordLocation(str(path), 0), "<file>", "unknown format (json, json.gz, jsonl, parquet, HF folder)"
+    )
+
+
+def iter_rows(source: str | Path, split: str = "train") -> Iterator[tuple[RecordLocation, Row | BadRow]]:
+    """Yield `(location, row)` for every row of a json, json.gz, jsonl(.gz), parquet file, a folder written
+    by `datasets.save_to_disk`, or a hub dataset id (loaded through `datasets.load_dataset`; write
+    `owner/name:config` for a dataset with several configurations, e.g.
+    `PKU-Alignment/align-anything:text-image-to-text`). `split` picks the split of a hub dataset or of a
+    saved `DatasetDict`. A row that is not an object comes out as a `BadRow`."""
+    for index, row in enumerate(_rows(source, split)):
+        location = RecordLocation(str(source), index)
+        if isinstance(row, BadRow):
+            yield location, BadRow(RecordError(location, row.error.field, row.error.problem), row.raw)
+        elif not isinstance(row, dict):
+            yield location, BadRow(RecordError(location, "<row>", "expected an object"), row)
+        else:
+            yield location, row

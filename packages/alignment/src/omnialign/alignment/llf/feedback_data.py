@@ -51,7 +51,7 @@ def _critiques(sample: Sample) -> tuple[str, tuple[Any, ...]]:
     per_response = sample.meta.get("response_feedback")
     if not per_response:
         raise ValueError(
-            f"{sample.origin()}: format '{sample.meta.get('format')}' has no per-response language feedback; "
+            f"{sample.origin()}: schema '{sample.meta.get('schema')}' has no per-response language feedback; "
             "feedback data needs an align-anything subset"
         )
     pattern, critiques = next(iter(per_response.items()))

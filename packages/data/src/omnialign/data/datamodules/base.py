@@ -49,6 +49,10 @@ class SampleDataModule(LightningDataModule):
         self,
         train_files: list[str],
         val_files: list[str] | None = None,
+        train_split: str = "train",
+        val_split: str = "validation",
+        columns: dict[str, str] | None = None,
+        dimension_letters: dict[str, str] | None = None,
         media_root: str | None = None,
         on_invalid: Literal["error", "skip"] = "error",
         rejects_path: str | None = None,
@@ -63,8 +67,14 @@ class SampleDataModule(LightningDataModule):
         """
         Args:
             train_files: Training data: json, json.gz, jsonl or parquet files, saved HF dataset folders,
-                or hub ids.
+                or hub ids (`owner/name:config` for a dataset with several configurations).
             val_files: Validation data, same formats.
+            train_split: Split read from hub ids and saved `DatasetDict` folders in `train_files`.
+            val_split: Split read from hub ids and saved `DatasetDict` folders in `val_files`.
+            columns: Schema field -> column holding it in the files, for data whose columns are named
+                differently (`{question: prompt_text}`); unmapped columns keep their names.
+            dimension_letters: align-anything only: preference dimension -> the letter its preference and
+                rationale columns use in the files (`{consistency: a}` reads `a_audio`, `a_rationale_1`).
             media_root: Folder that relative media paths in the records are resolved against.
             on_invalid: `error` stops at the first bad record (naming file, row and field); `skip` drops bad
                 records, counts them by reason and reports the count.
@@ -81,6 +91,9 @@ class SampleDataModule(LightningDataModule):
         super().__init__()
         self.train_files = list(train_files)
         self.val_files = list(val_files or [])
+        self.source_splits = {"train": train_split, "val": val_split}
+        self.columns = dict(columns or {})
+        self.dimension_letters = dict(dimension_letters or {})
         self.media_root = media_root
         self.on_invalid = on_invalid
         self.rejects_path = rejects_path
@@ -151,6 +164,9 @@ class SampleDataModule(LightningDataModule):
                     rejects_path=rejects,
                     verify_media=self.verify_media,
                     media_root=self.media_root,
+                    split=self.source_splits[split],
+                    columns=self.columns,
+                    dimension_letters=self.dimension_letters,
                     **self.load_options(),
                 )
                 rank_zero_info(f"[{split}] {result.report.summary()}")

@@ -26,7 +26,7 @@ UNSAFE = "unsafe"
 LABEL_NAMES = (*HARM_LABELS, UNSAFE)
 """Target columns, in order: the 12 harm categories, then the overall flag."""
 ModerationInputs = Literal["prompt", "prompt+video"]
-SCHEMAS = {"prompt": ("safesora/labels", "safesora/eval"), "prompt+video": ("safesora/labels",)}
+INPUT_SCHEMAS = {"prompt": ("safesora/labels", "safesora/eval"), "prompt+video": ("safesora/labels",)}
 
 
 @dataclass
@@ -66,10 +66,12 @@ class ModerationDataModule(SampleDataModule):
             schema: `safesora/labels` (prompt, video and their labels) or `safesora/eval` (prompts only).
             inputs: What the classifier judges: `prompt` alone or `prompt+video` (see the module docstring).
         """
-        if inputs not in SCHEMAS:
-            raise ValueError(f"inputs must be one of {sorted(SCHEMAS)}, got '{inputs}'")
-        if schema not in SCHEMAS[inputs]:
-            raise ValueError(f"inputs='{inputs}' needs schema {' or '.join(SCHEMAS[inputs])}, got '{schema}'")
+        if inputs not in INPUT_SCHEMAS:
+            raise ValueError(f"inputs must be one of {sorted(INPUT_SCHEMAS)}, got '{inputs}'")
+        if schema not in INPUT_SCHEMAS[inputs]:
+            raise ValueError(
+                f"inputs='{inputs}' needs schema {' or '.join(INPUT_SCHEMAS[inputs])}, got '{schema}'"
+            )
         super().__init__(*args, **kwargs)
         self.schema = schema
         self.inputs = inputs

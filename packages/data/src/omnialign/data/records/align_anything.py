@@ -1,10 +1,11 @@
 """The align-anything-200k preference subsets: one core, eight subsets described as data.
 
 Every subset shares the same shape: a prompt (with input media for the *-to-text subsets), two responses
-(text, or generated media), per-dimension preferences with ratings and rationales, language feedback and an
-overall preference. Subsets differ only in field names (`question` vs `prompt`, `p_response` vs `p_image`),
-media modalities and the set of dimensions, so each subset is a `Subset` row and one builder turns any row
-into a schema and a converter.
+(text, generated media, or interleaved text and images), per-dimension preferences with ratings and
+rationales, language feedback and an overall preference. Subsets differ only in field names (`question` vs
+`prompt`, `p_response` vs `p_image`), media modalities, the set of dimensions and the letter each dimension
+is filed under, so each subset is a `Subset` row and one builder turns any row into a schema and a
+converter.
 
 Preference fields hold 1 or 2 (the preferred response). We read 0 as "no preference" (a tie) so that a tie
 under the selected dimension is counted as such rather than reported as a malformed value.
@@ -12,13 +13,14 @@ under the selected dimension is counted as such rather than reported as a malfor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from omnialign.data.records.context import Context, MediaModality, base_meta, pick_dimension
-from omnialign.data.records.fields import Field, Record, Schema, opt, req
-from omnialign.data.records.format import RecordFormat
+from omnialign.data.records.fields import Field, FieldSet, Record, opt, req
+from omnialign.data.records.schema import RecordSchema
 from omnialign.data.sample import LabelKey, Message, Part, Sample
 
 OVERALL = "overall"
@@ -29,22 +31,23 @@ RESPONSES = (1, 2)
 @dataclass(frozen=True)
 class Dimension:
     """A fine-grained preference dimension: `{letter}_{suffix}` preference, `{rating}_{k}` ratings,
-    `{letter}_rationale_{k}` rationales."""
+    `{letter}_rationale_{k}` rationales. Letters are per subset: text-to-audio writes audio quality under
+    `o` and consistency under `a`, so a letter never identifies a dimension across subsets."""
 
     name: str
     letter: str
     rating: str
 
 
-PROMPT_FOLLOWING = Dimension("prompt_following", "p", "prompt_following_rate")
-OBJECTIVE_RULES = Dimension("objective_rules", "o", "objective_rules_rate")
-CLARITY = Dimension("clarity", "c", "clarity_rate")
-INFORMATION_RICHNESS = Dimension("information_richness", "i", "information_richness_rate")
-SAFETY = Dimension("safety", "s", "safety_rate")
-AESTHETICS = Dimension("aesthetics", "a", "aesthetics_rate")
-AUDIO_QUALITY = Dimension("audio_quality", "a", "audio_quality_rate")
-CONSISTENCY = Dimension("consistency", "c", "consistency_rate")
-TEMPORAL_CONSISTENCY = Dimension("temporal_consistency", "t", "temporal_consistency_rate")
+def _dim(name: str, letter: str, rating: str | None = None) -> Dimension:
+    return Dimension(name, letter, rating or f"{name}_rate")
+
+
+PROMPT_FOLLOWING = _dim("prompt_following", "p")
+OBJECTIVE_RULES = _dim("objective_rules", "o")
+CLARITY = _dim("clarity", "c")
+INFORMATION_RICHNESS = _dim("information_richness", "i")
+SAFETY = _dim("safety", "s")
 
 TEXT_DIMENSIONS = (PROMPT_FOLLOWING, OBJECTIVE_RULES, CLARITY, INFORMATION_RICHNESS, SAFETY)
 
@@ -55,7 +58,10 @@ class Subset:
 
     `responses` lists the parts of each response as (field pattern with `{k}`, modality); `label_suffix`
     is the suffix of its preference fields (`p_response`, `p_image`, ...); `response_feedback` are
-    per-response language-feedback field patterns and `feedback` per-row ones.
+    per-response language-feedback field patterns and `feedback` per-row ones; `provenance` the patterns
+    naming the model behind each response (the first non-null one wins). With `media_lists`, a media field
+    holds one item or a list of them and may be absent (interleaved text-image responses). With
+    `external_media`, media are paths to files shipped beside the table, so a hub load needs `media_root`.
     """
 
     name: str
@@ -67,6 +73,9 @@ class Subset:
     response_feedback: tuple[str, ...] = ("text_critique_{k}",)
     feedback: tuple[str, ...] = ("overall_textfeedback",)
     extra: tuple[Field, ...] = ()
+    provenance: tuple[str, ...] = ("res_{k}_from", "model_{k}")
+    media_lists: bool = False
+    external_media: bool = False
 
     @property
     def overall_field(self) -> str:
@@ -82,7 +91,12 @@ class Subset:
 _QUESTION = req("question", "str", aliases=("prompt",))
 _PROMPT = req("prompt", "str", aliases=("question",))
 _TEXT_RESPONSES: tuple[tuple[str, MediaModality | None], ...] = (("response_{k}", None),)
+_GENERATED_FEEDBACK = ("overall_textfeedback", "refine_prompt", "reasoning")
 
+# Field names below are checked against published material as packages/data/README.md ("Published field
+# names") records: text-to-audio against the card's `dataset_info`; the letters of text-to-image,
+# text-to-video and text-image-to-text-image are assumed there, and a config can remap them
+# (`dimension_letters`, `columns`) without a code change.
 SUBSETS: dict[str, Subset] = {
     subset.name: subset
     for subset in (
@@ -111,6 +125,7 @@ SUBSETS: dict[str, Subset] = {
             _TEXT_RESPONSES,
             "response",
             TEXT_DIMENSIONS,
+            external_media=True,
         ),
         Subset(
             "text-to-image",
@@ -118,7 +133,10 @@ SUBSETS: dict[str, Subset] = {
             (),
             (("image_{k}", "image"),),
             "image",
-            (PROMPT_FOLLOWING, OBJECTIVE_RULES, AESTHETICS, INFORMATION_RICHNESS, SAFETY),
+            (PROMPT_FOLLOWING, OBJECTIVE_RULES, _dim("aesthetics", "a"), INFORMATION_RICHNESS, SAFETY),
+            response_feedback=("text_{k}_feedback",),
+            feedback=_GENERATED_FEEDBACK,
+            provenance=("image_{k}_model",),
         ),
         Subset(
             "text-to-audio",
@@ -126,9 +144,16 @@ SUBSETS: dict[str, Subset] = {
             (),
             (("response_{k}", "audio"),),
             "audio",
-            (PROMPT_FOLLOWING, AUDIO_QUALITY, CONSISTENCY, INFORMATION_RICHNESS, SAFETY),
+            (
+                PROMPT_FOLLOWING,
+                _dim("audio_quality", "o"),
+                _dim("consistency", "a"),
+                INFORMATION_RICHNESS,
+                SAFETY,
+            ),
             response_feedback=("text_{k}_feedback",),
-            feedback=("overall_textfeedback", "refine_prompt", "reasoning"),
+            feedback=_GENERATED_FEEDBACK,
+            provenance=("res_{k}_from",),
         ),
         Subset(
             "text-to-video",
@@ -136,15 +161,36 @@ SUBSETS: dict[str, Subset] = {
             (),
             (("video_{k}", "video"),),
             "video",
-            (PROMPT_FOLLOWING, AESTHETICS, TEMPORAL_CONSISTENCY, INFORMATION_RICHNESS, SAFETY),
+            (
+                PROMPT_FOLLOWING,
+                _dim("aesthetics", "a", "aesthetic_rate"),
+                INFORMATION_RICHNESS,
+                _dim("video_objective_reality", "v"),
+                _dim("temporal_consistency", "t"),
+                _dim("content_coherence", "c"),
+                _dim("motion_naturalness", "m"),
+                SAFETY,
+            ),
+            response_feedback=("text_{k}_feedback",),
+            feedback=_GENERATED_FEEDBACK,
+            provenance=("video_{k}_model",),
+            external_media=True,
         ),
         Subset(
             "text-image-to-text-image",
             _QUESTION,
-            (("image", "image"),),
-            (("response_{k}", None), ("image_{k}", "image")),
+            (("image_url", "image"),),
+            (("response_{k}", None), ("output_image_url_{k}", "image")),
             "response",
-            (PROMPT_FOLLOWING, OBJECTIVE_RULES, AESTHETICS, INFORMATION_RICHNESS, CONSISTENCY, SAFETY),
+            (
+                PROMPT_FOLLOWING,
+                OBJECTIVE_RULES,
+                _dim("clarity_aesthetics", "ca", "ca_rate"),
+                INFORMATION_RICHNESS,
+                SAFETY,
+            ),
+            provenance=(),
+            media_lists=True,
         ),
     )
 }
@@ -162,20 +208,30 @@ def _dimension_fields(subset: Subset, dimension: Dimension) -> tuple[Field, ...]
     )
 
 
-def build_schema(subset: Subset) -> Schema:
+def _media_field(name: str, subset: Subset, required: bool) -> Field:
+    if subset.media_lists:
+        return opt(name, "media", "list", items=Field("item", ("media",)))
+    return Field(name, ("media",), required=required)
+
+
+def build_fields(subset: Subset) -> FieldSet:
     """The full field list of a subset: the shared core with this subset's names filled in."""
     fields: list[Field] = [subset.prompt]
-    fields += [req(name, "media") for name, _ in subset.inputs]
+    fields += [_media_field(name, subset, required=True) for name, _ in subset.inputs]
     for pattern, modality in subset.responses:
-        fields += _per_response(pattern, "media" if modality else "str", required=True)
-    fields += _per_response("res_{k}_from", "str") + _per_response("model_{k}", "str")
+        if modality is None:
+            fields += _per_response(pattern, "str", required=True)
+        else:
+            fields += [_media_field(pattern.format(k=k), subset, required=True) for k in RESPONSES]
+    for pattern in subset.provenance:
+        fields += _per_response(pattern, "str")
     for dimension in subset.dimensions:
         fields += _dimension_fields(subset, dimension)
     for pattern in subset.response_feedback:
         fields += _per_response(pattern, "str")
     fields += [opt(name, "str") for name in subset.feedback]
     fields += [opt(subset.overall_field, "int", choices=PREFERENCE_VALUES), *subset.extra]
-    return Schema(f"align-anything/{subset.name}", tuple(fields))
+    return FieldSet(f"align-anything/{subset.name}", tuple(fields))
 
 
 def _index(value: int | None) -> int | None:
@@ -183,12 +239,21 @@ def _index(value: int | None) -> int | None:
     return None if value is None else value - 1
 
 
+def _media_parts(value: Any, modality: MediaModality, name: str, ctx: Context) -> list[Part]:
+    """One part per media item: a single value, each element of a list (in order), none for an absent one."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [ctx.media_part(item, modality, f"{name}[{i}]") for i, item in enumerate(value)]
+    return [ctx.media_part(value, modality, name)]
+
+
 def _response(subset: Subset, record: Record, k: int, ctx: Context) -> tuple[Part, ...]:
-    parts = []
+    parts: list[Part] = []
     for pattern, modality in subset.responses:
         name = pattern.format(k=k)
         value = record[name]
-        parts.append(Part.of_text(value) if modality is None else ctx.media_part(value, modality, name))
+        parts += [Part.of_text(value)] if modality is None else _media_parts(value, modality, name, ctx)
     return tuple(parts)
 
 
@@ -197,10 +262,15 @@ def _pairs(record: Record, pattern: str) -> tuple[Any, Any]:
     return first, second
 
 
+def _provenance(subset: Subset, record: Record, k: int) -> str | None:
+    names = (record[pattern.format(k=k)] for pattern in subset.provenance)
+    return next((name for name in names if name is not None), None)
+
+
 def _meta(subset: Subset, record: Record, name: str) -> dict[str, Any]:
     return {
         **base_meta(record, name),
-        "provenance": tuple(record[f"res_{k}_from"] or record[f"model_{k}"] for k in RESPONSES),
+        "provenance": tuple(_provenance(subset, record, k) for k in RESPONSES),
         "ratings": {d.name: _pairs(record, d.rating + "_{k}") for d in subset.dimensions},
         "rationales": {d.name: _pairs(record, d.letter + "_rationale_{k}") for d in subset.dimensions},
         "response_feedback": {p: _pairs(record, p) for p in subset.response_feedback},
@@ -210,7 +280,9 @@ def _meta(subset: Subset, record: Record, name: str) -> dict[str, Any]:
 
 def to_sample(subset: Subset, record: Record, ctx: Context) -> Sample:
     """One user turn (input media, then the prompt text), two responses, labels under the chosen dimension."""
-    prompt_parts = [ctx.media_part(record[name], modality, name) for name, modality in subset.inputs]
+    prompt_parts = [
+        part for name, modality in subset.inputs for part in _media_parts(record[name], modality, name, ctx)
+    ]
     prompt_parts.append(Part.of_text(record[subset.prompt.name]))
     preferences = {OVERALL: _index(record[subset.overall_field])}
     preferences |= {d.name: _index(record[subset.preference_field(d.name)]) for d in subset.dimensions}
@@ -224,12 +296,35 @@ def to_sample(subset: Subset, record: Record, ctx: Context) -> Sample:
     )
 
 
-def align_anything_format(subset_name: str) -> RecordFormat:
-    """The record format of one subset, e.g. `align_anything_format("text-to-image")`."""
+def letter_columns(subset: Subset, letters: Mapping[str, str]) -> dict[str, str]:
+    """A column map (field → column) that reads each named dimension from the files' own letter.
+
+    `{"consistency": "x"}` reads consistency's preference from `x_<suffix>` and its rationales from
+    `x_rationale_<k>`; its ratings keep their own names (rename those through `columns`).
+    """
+    known = {d.name: d for d in subset.dimensions}
+    unknown = sorted(set(letters) - set(known))
+    if unknown:
+        raise ValueError(
+            f"align-anything/{subset.name} has no dimensions {unknown}; "
+            f"dimension_letters can name {sorted(known)}"
+        )
+    columns: dict[str, str] = {}
+    for name, letter in letters.items():
+        current = known[name].letter
+        columns[f"{current}_{subset.label_suffix}"] = f"{letter}_{subset.label_suffix}"
+        columns |= {f"{current}_rationale_{k}": f"{letter}_rationale_{k}" for k in RESPONSES}
+    return columns
+
+
+def align_anything_schema(subset_name: str) -> RecordSchema:
+    """The record schema of one subset, e.g. `align_anything_schema("text-to-image")`."""
     subset = SUBSETS[subset_name]
-    return RecordFormat(
+    return RecordSchema(
         name=f"align-anything/{subset.name}",
-        schema=build_schema(subset),
+        field_set=build_fields(subset),
         to_sample=partial(to_sample, subset),
         dimensions=(OVERALL, *(d.name for d in subset.dimensions)),
+        remap_letters=partial(letter_columns, subset),
+        external_media=subset.external_media,
     )

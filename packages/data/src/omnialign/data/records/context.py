@@ -84,10 +84,10 @@ def pick_dimension(
     return chosen
 
 
-def base_meta(record: Record, format_name: str) -> dict[str, Any]:
+def base_meta(record: Record, schema_name: str) -> dict[str, Any]:
     """Provenance every sample carries: where it came from and the full validated record."""
     return {
-        "format": format_name,
+        "schema": schema_name,
         "source": record.location.source,
         "row": record.location.row,
         "fields": record.fields,

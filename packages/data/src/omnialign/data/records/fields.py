@@ -1,6 +1,6 @@
-"""Declarative field specs and the one validator every schema uses.
+"""Declarative field specs and the one validator every record schema uses.
 
-A schema is data: a tuple of `Field`s. `validate` walks it once and either returns a `Record` holding every
+A field set is data: a tuple of `Field`s. `validate` walks it once and either returns a `Record` holding every
 declared field (an optional field that is absent or null is recorded as `None`, never filled with a guess)
 or raises `RecordError` naming file, row, the dotted field path and what was expected. Keeping the rules
 as data is what lets eight align-anything subsets share one core instead of eight hand-written parsers.
@@ -90,8 +90,9 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Schema:
-    """A named tuple of fields; `one_of` lists groups of which exactly one field must be present."""
+class FieldSet:
+    """The fields a record schema validates rows against; `one_of` lists groups of which exactly one field
+    must be present."""
 
     name: str
     fields: tuple[Field, ...]
@@ -156,8 +157,8 @@ def _declared(key: str, specs: tuple[Field, ...]) -> bool:
     return any(key == spec.name or key in spec.aliases for spec in specs)
 
 
-def _check_one_of(fields: dict[str, Any], schema: Schema, location: RecordLocation) -> None:
-    for group in schema.one_of:
+def _check_one_of(fields: dict[str, Any], field_set: FieldSet, location: RecordLocation) -> None:
+    for group in field_set.one_of:
         present = [name for name in group if fields[name] is not None]
         if len(present) != 1:
             raise RecordError(
@@ -165,11 +166,11 @@ def _check_one_of(fields: dict[str, Any], schema: Schema, location: RecordLocati
             )
 
 
-def validate(row: Mapping[str, Any], schema: Schema, location: RecordLocation) -> Record:
-    """Check `row` against `schema`; return a `Record` or raise `RecordError` naming the first bad field."""
+def validate(row: Mapping[str, Any], field_set: FieldSet, location: RecordLocation) -> Record:
+    """Check `row` against `field_set`; return a `Record` or raise `RecordError` naming the bad field."""
     if not isinstance(row, Mapping):
         raise RecordError(location, "<row>", f"expected an object, got {type(row).__name__}")
-    fields = _validate_mapping(row, schema.fields, "", location)
-    extras = {key: fields.pop(key) for key in list(fields) if not _declared(key, schema.fields)}
-    _check_one_of(fields, schema, location)
-    return Record(schema.name, location, fields, extras)
+    fields = _validate_mapping(row, field_set.fields, "", location)
+    extras = {key: fields.pop(key) for key in list(fields) if not _declared(key, field_set.fields)}
+    _check_one_of(fields, field_set, location)
+    return Record(field_set.name, location, fields, extras)

@@ -18,8 +18,8 @@ from typing import Any
 
 from omnialign.data.errors import RecordError
 from omnialign.data.records.context import Context, MediaModality, base_meta
-from omnialign.data.records.fields import Field, Record, Schema, opt, req
-from omnialign.data.records.format import RecordFormat
+from omnialign.data.records.fields import Field, FieldSet, Record, opt, req
+from omnialign.data.records.schema import RecordSchema
 from omnialign.data.sample import LabelKey, Message, Part, Sample
 
 OVERALL = "overall"
@@ -49,7 +49,7 @@ RESPONSE = Field("response", ("str", "list"), items=PART)
 """A response in a preference record: plain text, or typed parts (text, image, audio, video)."""
 
 
-def _schema(name: str, with_response: bool) -> Schema:
+def _schema(name: str, with_response: bool) -> FieldSet:
     fields = [
         opt("id", "str"),
         opt("system", "str"),
@@ -59,20 +59,20 @@ def _schema(name: str, with_response: bool) -> Schema:
     ]
     if with_response:
         fields.append(opt("response", "str", aliases=("answer",)))
-    return Schema(name, tuple(fields), one_of=(("prompt", "messages"),))
+    return FieldSet(name, tuple(fields), one_of=(("prompt", "messages"),))
 
 
-SFT_SCHEMA = _schema("sft", with_response=True)
-PROMPT_SCHEMA = _schema("prompts", with_response=False)
-PREFERENCE_SCHEMA = Schema(
+SFT_FIELDS = _schema("sft", with_response=True)
+PROMPT_FIELDS = _schema("prompts", with_response=False)
+PREFERENCE_FIELDS = FieldSet(
     "preference",
     (
-        *PROMPT_SCHEMA.fields,
+        *PROMPT_FIELDS.fields,
         replace(RESPONSE, name="chosen"),
         replace(RESPONSE, name="rejected"),
         opt("provenance", "dict"),
     ),
-    one_of=PROMPT_SCHEMA.one_of,
+    one_of=PROMPT_FIELDS.one_of,
 )
 
 
@@ -125,14 +125,14 @@ def sft_to_sample(record: Record, ctx: Context) -> Sample:
         raise RecordError(record.location, "response", "required with 'prompt' (expected str)")
     else:
         prompt, response = _flat_prompt(record, ctx), (Part.of_text(record["response"]),)
-    return Sample(prompt=tuple(prompt), responses=(response,), meta=_meta(record, SFT_SCHEMA.name))
+    return Sample(prompt=tuple(prompt), responses=(response,), meta=_meta(record, SFT_FIELDS.name))
 
 
 def prompt_to_sample(record: Record, ctx: Context) -> Sample:
     messages = _chat(record, ctx) if record["messages"] is not None else _flat_prompt(record, ctx)
     if messages[-1].role == "assistant":
         raise RecordError(record.location, "messages", "a prompt must not end in an assistant message")
-    return Sample(prompt=tuple(messages), meta=_meta(record, PROMPT_SCHEMA.name))
+    return Sample(prompt=tuple(messages), meta=_meta(record, PROMPT_FIELDS.name))
 
 
 def _response_parts(record: Record, name: str, ctx: Context) -> tuple[Part, ...]:
@@ -147,7 +147,7 @@ def _response_parts(record: Record, name: str, ctx: Context) -> tuple[Part, ...]
 def preference_to_sample(record: Record, ctx: Context) -> Sample:
     """Responses in record order (chosen first), so `LabelKey.CHOSEN` is always 0."""
     prompt = prompt_to_sample(record, ctx).prompt
-    meta = {**_meta(record, PREFERENCE_SCHEMA.name), "provenance": record["provenance"] or {}}
+    meta = {**_meta(record, PREFERENCE_FIELDS.name), "provenance": record["provenance"] or {}}
     return Sample(
         prompt=prompt,
         responses=(_response_parts(record, "chosen", ctx), _response_parts(record, "rejected", ctx)),
@@ -160,8 +160,8 @@ def _meta(record: Record, name: str) -> dict[str, Any]:
     return {**base_meta(record, name), "ids": {"id": record["id"]}}
 
 
-SFT_FORMAT = RecordFormat(SFT_SCHEMA.name, SFT_SCHEMA, sft_to_sample)
-PROMPT_FORMAT = RecordFormat(PROMPT_SCHEMA.name, PROMPT_SCHEMA, prompt_to_sample)
-PREFERENCE_FORMAT = RecordFormat(
-    PREFERENCE_SCHEMA.name, PREFERENCE_SCHEMA, preference_to_sample, dimensions=(OVERALL,)
+SFT_SCHEMA = RecordSchema(SFT_FIELDS.name, SFT_FIELDS, sft_to_sample)
+PROMPT_SCHEMA = RecordSchema(PROMPT_FIELDS.name, PROMPT_FIELDS, prompt_to_sample)
+PREFERENCE_SCHEMA = RecordSchema(
+    PREFERENCE_FIELDS.name, PREFERENCE_FIELDS, preference_to_sample, dimensions=(OVERALL,)
 )

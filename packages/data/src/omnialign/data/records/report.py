@@ -44,11 +44,14 @@ class LoadReport:
     """Counts and details of one `load_samples` call."""
 
     source: str
-    format: str
+    schema: str
     read: int = 0
     kept: int = 0
     skips: list[Skip] = field(default_factory=list)
     warnings: list[tuple[RecordLocation, str]] = field(default_factory=list)
+    unknown_columns: Counter[str] = field(default_factory=Counter)
+    """Columns the schema does not declare, by the number of kept rows that had them: they are kept in
+    `meta['extras']`, and listed here so a renamed column (silent drift) shows in every load."""
 
     @property
     def skipped(self) -> Counter[str]:
@@ -61,10 +64,14 @@ class LoadReport:
 
     def summary(self) -> str:
         lines = [
-            f"{self.source} ({self.format}): read {self.read}, kept {self.kept}, skipped {len(self.skips)}"
+            f"{self.source} ({self.schema}): read {self.read}, kept {self.kept}, skipped {len(self.skips)}"
         ]
         lines += [f"  skipped {count:>6}  {key}" for key, count in sorted(self.skipped.items())]
         lines += [f"  warning {count:>6}  {name}" for name, count in sorted(self.warning_counts.items())]
+        lines += [
+            f"  column  {count:>6}  {name} (not in the schema, kept in extras)"
+            for name, count in sorted(self.unknown_columns.items())
+        ]
         return "\n".join(lines)
 
 

@@ -7,8 +7,8 @@ earlier releases lack them, so they are optional and recorded as `None` when abs
 from __future__ import annotations
 
 from omnialign.data.records.context import Context, base_meta, pick_dimension
-from omnialign.data.records.fields import Record, Schema, opt, req
-from omnialign.data.records.format import Check, RecordFormat
+from omnialign.data.records.fields import FieldSet, Record, opt, req
+from omnialign.data.records.schema import Check, RecordSchema
 from omnialign.data.sample import LabelKey, Message, Part, Sample
 
 INDICES = (0, 1)
@@ -19,7 +19,7 @@ def _each(pattern: str) -> tuple[str, str]:
     return pattern.format(i=0), pattern.format(i=1)
 
 
-SCHEMA = Schema(
+FIELDS = FieldSet(
     "pku-saferlhf",
     (
         req("prompt", "str"),
@@ -69,7 +69,7 @@ def to_sample(record: Record, ctx: Context) -> Sample:
             LabelKey.DIMENSIONS: preferences,
         },
         meta={
-            **base_meta(record, SCHEMA.name),
+            **base_meta(record, FIELDS.name),
             "ids": {"response_sha256": tuple(record[f"response_{i}_sha256"] for i in INDICES)},
             "provenance": tuple(record[f"response_{i}_source"] for i in INDICES),
             "prompt_source": record["prompt_source"],
@@ -79,4 +79,4 @@ def to_sample(record: Record, ctx: Context) -> Sample:
     )
 
 
-FORMAT = RecordFormat(SCHEMA.name, SCHEMA, to_sample, dimensions=tuple(DIMENSION_FIELDS), checks=CHECKS)
+SCHEMA = RecordSchema(FIELDS.name, FIELDS, to_sample, dimensions=tuple(DIMENSION_FIELDS), checks=CHECKS)

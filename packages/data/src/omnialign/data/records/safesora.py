@@ -13,8 +13,8 @@ from typing import Any
 
 from omnialign.data.errors import RecordError
 from omnialign.data.records.context import Context, base_meta, pick_dimension
-from omnialign.data.records.fields import Field, Record, Schema, opt, req
-from omnialign.data.records.format import Check, RecordFormat
+from omnialign.data.records.fields import Field, FieldSet, Record, opt, req
+from omnialign.data.records.schema import Check, RecordSchema
 from omnialign.data.sample import LabelKey, Message, Part, Sample
 
 HARM_LABELS = (
@@ -69,7 +69,7 @@ def _video_fields(labelled: bool) -> tuple[Field, ...]:
     )
 
 
-PAIR_SCHEMA = Schema(
+PAIR_FIELDS = FieldSet(
     "safesora/pairs",
     (
         req("pair_id", "str"),
@@ -90,8 +90,8 @@ PAIR_SCHEMA = Schema(
         opt("info", "dict"),
     ),
 )
-LABEL_SCHEMA = Schema("safesora/labels", _video_fields(labelled=True))
-EVAL_SCHEMA = Schema("safesora/eval", _prompt_fields())
+LABEL_FIELDS = FieldSet("safesora/labels", _video_fields(labelled=True))
+EVAL_FIELDS = FieldSet("safesora/eval", _prompt_fields())
 
 
 def video_part(video: dict[str, Any] | str, prompt_id: str, field: str, ctx: Context) -> Part:
@@ -146,7 +146,7 @@ def pair_to_sample(record: Record, ctx: Context) -> Sample:
             LabelKey.DIMENSIONS: preferences,
         },
         meta={
-            **base_meta(record, PAIR_SCHEMA.name),
+            **base_meta(record, PAIR_FIELDS.name),
             "ids": {
                 "pair_id": record["pair_id"],
                 "prompt_id": record["prompt_id"],
@@ -164,7 +164,7 @@ def label_to_sample(record: Record, ctx: Context) -> Sample:
         responses=((video,),),
         labels={LabelKey.IS_SAFE: (record["is_safe"],), LabelKey.HARM_LABELS: record["video_labels"]},
         meta={
-            **base_meta(record, LABEL_SCHEMA.name),
+            **base_meta(record, LABEL_FIELDS.name),
             "ids": {"prompt_id": record["prompt_id"], "video_id": record["video_id"]},
             "prompt_type": record["prompt_type"],
             "prompt_labels": record["prompt_labels"],
@@ -179,7 +179,7 @@ def eval_to_sample(record: Record, ctx: Context) -> Sample:
         prompt=_user(record["prompt_text"]),
         labels={LabelKey.HARM_LABELS: record["prompt_labels"]},
         meta={
-            **base_meta(record, EVAL_SCHEMA.name),
+            **base_meta(record, EVAL_FIELDS.name),
             "ids": {"prompt_id": record["prompt_id"]},
             "prompt_type": record["prompt_type"],
         },
@@ -198,20 +198,22 @@ def _any_harm(record: Record) -> bool:
     return any(record["video_labels"][name] for name in HARM_LABELS)
 
 
-PAIR_FORMAT = RecordFormat(
-    PAIR_SCHEMA.name,
-    PAIR_SCHEMA,
+PAIR_SCHEMA = RecordSchema(
+    PAIR_FIELDS.name,
+    PAIR_FIELDS,
     pair_to_sample,
     dimensions=DIMENSIONS,
+    external_media=True,
     checks=(Check("harmlessness prefers the unsafe video over a safe one", _harmless_pick_unsafe),),
 )
-LABEL_FORMAT = RecordFormat(
-    LABEL_SCHEMA.name,
-    LABEL_SCHEMA,
+LABEL_SCHEMA = RecordSchema(
+    LABEL_FIELDS.name,
+    LABEL_FIELDS,
     label_to_sample,
+    external_media=True,
     checks=(
         Check("video marked safe has a harm label", lambda r: r["is_safe"] and _any_harm(r)),
         Check("video marked unsafe has no harm label", lambda r: not r["is_safe"] and not _any_harm(r)),
     ),
 )
-EVAL_FORMAT = RecordFormat(EVAL_SCHEMA.name, EVAL_SCHEMA, eval_to_sample)
+EVAL_SCHEMA = RecordSchema(EVAL_FIELDS.name, EVAL_FIELDS, eval_to_sample)
