@@ -5,15 +5,14 @@ Rows come out as plain dicts with their location, untouched: validation is the s
 object (a JSONL line that is not valid JSON, a list element that is not an object) comes out as a `BadRow`,
 so the loader can count and skip it like any other bad record; a file that cannot be read at all raises.
 
-Hub datasets and `save_to_disk` folders are read with their media columns undecoded (`decode=False`):
-`datasets` would decode audio through torchcodec and images through PIL, while OmniAlign decodes media
-itself, lazily and with errors that name the row; undecoded, a media cell is the `{bytes, path}` dict the
-record schemas accept.
+Hub datasets and `save_to_disk` folders are read with their media columns undecoded (as `decode=False`
+would): `datasets` would decode audio through torchcodec and images through PIL, while OmniAlign decodes
+media itself, lazily and with errors that name the row; undecoded, a media cell is the `{bytes, path}` dict
+the record schemas accept.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
 from collections.abc import Iterator
@@ -67,27 +66,11 @@ def _read_parquet(path: Path) -> Iterator[Row]:
     yield from pq.read_table(path).to_pylist()
 
 
-def _undecoded(feature: Any) -> Any:
-    """`feature` with every media decoder (Image, Audio, Video, ...) switched off, nested ones included."""
-    if isinstance(feature, dict):
-        return {name: _undecoded(inner) for name, inner in feature.items()}
-    if isinstance(feature, list):
-        return [_undecoded(inner) for inner in feature]
-    if dataclasses.is_dataclass(feature):
-        names = {f.name for f in dataclasses.fields(feature)}
-        if "decode" in names and feature.decode:
-            return dataclasses.replace(feature, decode=False)
-        if "feature" in names:  # List / Sequence of media
-            return dataclasses.replace(feature, feature=_undecoded(feature.feature))
-    return feature
-
-
-def without_decoding(dataset: Any) -> Any:
-    """The dataset with its media columns returned as stored (`{bytes, path}`), not decoded."""
-    import datasets
-
-    features = datasets.Features({name: _undecoded(f) for name, f in dataset.features.items()})
-    return dataset if features == dataset.features else dataset.cast(features)
+def undecoded_rows(dataset: Any, batch_size: int = 256) -> Iterator[Row]:
+    """The rows of a `datasets.Dataset` as stored: the arrow format runs no feature decoder, so media cells
+    stay `{bytes, path}` dicts and torchcodec or PIL are never called; batches bound the memory."""
+    for batch in dataset.with_format("arrow").iter(batch_size=batch_size):
+        yield from batch.to_pylist()
 
 
 def _pick_split(loaded: Any, split: str, source: str) -> Any:
@@ -124,7 +107,7 @@ def _read_hf_dataset(path_or_id: str, split: str, is_local: bool) -> Iterator[Ro
     else:
         repo, _, config = path_or_id.partition(":")  # `owner/name:config` picks a dataset configuration
         loaded = _pick_split(datasets.load_dataset(repo, hub_config(repo, config)), split, path_or_id)
-    yield from without_decoding(loaded)
+    yield from undecoded_rows(loaded)
 
 
 def _is_hf_saved_folder(path: Path) -> bool:
