@@ -12,11 +12,13 @@ from pathlib import Path
 
 import datasets
 import pytest
+import yaml
 
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.errors import RecordError
 from omnialign.data.fixtures import write_fixture
-from omnialign.data.records import load_samples
+from omnialign.data.readers import is_hub_id
+from omnialign.data.records import ColumnMap, get_schema, load_samples
 from omnialign.data.sample import LabelKey
 
 PUBLISHED = Path(__file__).parent / "published"
@@ -181,3 +183,55 @@ def test_datamodule_reads_the_validation_split_for_val_files(hub, tmp_path):
     train, val = data._load("train", data.train_files), data._load("val", data.val_files)
     assert [s.prompt[0].text for s in train] == [r["prompt"] for r in fixture.rows[:3]]
     assert [s.prompt[0].text for s in val] == [r["prompt"] for r in fixture.rows[3:]]
+
+
+# shipped configs and docs ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).parents[2]
+
+
+def _data_args(config: Path) -> list[dict]:
+    """`init_args` of every `data:` block (apps also nest datamodules under other keys)."""
+    found: list[dict] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            args = node.get("init_args")
+            if isinstance(args, dict) and "schema" in args:
+                found.append(args)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(config.read_text()))
+    return found
+
+
+def test_shipped_recipes_name_hub_configs_and_video_folders():
+    """A multi-config hub dataset without a config, or hub SafeSora without media_root, fails on the GPU."""
+    problems = []
+    for config in sorted((ROOT / "configs").rglob("*.yaml")):
+        for args in _data_args(config):
+            schema = get_schema(args["schema"])
+            for source in (*args.get("train_files", []), *(args.get("val_files") or [])):
+                if source.startswith("PKU-Alignment/align-anything") and ":" not in source:
+                    problems.append(f"{config.name}: {source} needs ':<config>'")
+                if schema.external_media and is_hub_id(source) and not args.get("media_root"):
+                    problems.append(f"{config.name}: {source} needs media_root")
+    assert problems == []
+
+
+def test_the_data_readme_mapping_is_valid():
+    text = (ROOT / "packages/data/README.md").read_text()
+    args = yaml.safe_load(text.split("```yaml\n")[1].split("```")[0])["data"]["init_args"]
+    mapping = ColumnMap(get_schema(args["schema"]), args["columns"], args["dimension_letters"])
+    assert mapping.mapping == {
+        "prompt": "caption",
+        "a_audio": "c_audio",
+        "a_rationale_1": "c_rationale_1",
+        "a_rationale_2": "c_rationale_2",
+    }
+    data = PreferenceDataModule(args["train_files"], **{k: v for k, v in args.items() if k != "train_files"})
+    assert data.source_splits == {"train": "train", "val": "validation"}
