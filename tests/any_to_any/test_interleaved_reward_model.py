@@ -37,7 +37,10 @@ def _image_only_pairs(directory, rows: int, seed: int, dark_preferred: bool) -> 
     for record in records:
         record["response_2"] = record["response_1"]
         if dark_preferred:
-            record["image_1"], record["image_2"] = record["image_2"], record["image_1"]
+            record["output_image_url_1"], record["output_image_url_2"] = (
+                record["output_image_url_2"],
+                record["output_image_url_1"],
+            )
     fixture.path.write_text(json.dumps(records))
     return str(fixture.path)
 
