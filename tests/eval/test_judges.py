@@ -37,7 +37,7 @@ class StubHandler(ChatStub):
         content = body["messages"][0]["content"]
         if isinstance(content, list):  # a vision message: the judge text is the first part
             content = content[0]["text"]
-        return "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
+        return "Rating: [[4]]" if "Reference answer:" in content else "I cannot rate this."
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_http_judge_against_a_local_stub(stub_url, data, tmp_path):
     assert (results["understanding", "score"]["value"], results["understanding", "score"]["n"]) == (0.75, 2)
     assert results["synergy", "score"]["n"] == 0
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert [r["verdict"] for r in rows] == ["Rating: 4"] * 2 + ["I cannot rate this."] * 2
+    assert [r["verdict"] for r in rows] == ["Rating: [[4]]"] * 2 + ["I cannot rate this."] * 2
     first = StubHandler.bodies[0]
     assert first["path"] == "/v1/chat/completions" and first["model"] == "stub-judge"
     assert "Reference answer: 4" in first["messages"][0]["content"]

@@ -93,7 +93,7 @@ class RecordingHandler(ChatStub):
 
     def reply(self, body: dict) -> str:
         RecordingHandler.bodies.append(body)
-        return "5"
+        return "Rating: [[5]]"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ judge verdict) and `report/report.html` with its PNGs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from jsonargparse import auto_cli
@@ -168,4 +169,8 @@ def main(args: list[str] | None = None) -> Path:
     """Subcommands `tasks` (eval-anything tasks), `scores` (reward/cost benchmarks) and `moderation`, each
     taking `--config run.yaml` with every option also a flag; unknown keys are errors."""
     commands = {"tasks": run, "scores": scores, "moderation": moderation}
-    return auto_cli(commands, args=args, as_positional=False)
+    out = auto_cli(commands, args=args, as_positional=False)
+    if int(os.environ.get("RANK", "0")) == 0:  # one line per run, not one per process
+        print(f"results: {out / 'results.json'}\nsamples: {out / 'samples.jsonl'}")
+        print(f"report: {out / 'report' / 'report.html'}")
+    return out
