@@ -134,16 +134,17 @@ def _role(entry: dict[str, Any]) -> str:
 
 
 def summary_table(results: Rows, models: list[str], tasks: list[str]) -> str:
-    """Model × task: the mean score of each, its interval and n; the best model per task in bold."""
+    """Model × task: the mean score of each, its interval and n; the best model(s) per task in bold."""
     scores = {(r["model"], r["task"]): r for r in results if r["metric"] == "score"}
-    best = {}
+    best: dict[str, set[str]] = {}
     for task in tasks:
-        known = [(scores[m, task]["value"], m) for m in models if not _missing(scores[m, task]["value"])]
-        best[task] = max(known)[1] if len(known) > 1 else None
+        known = {m: scores[m, task]["value"] for m in models if not _missing(scores[m, task]["value"])}
+        top = max(known.values(), default=None)
+        best[task] = {m for m, v in known.items() if v == top} if len(models) > 1 else set()
     head = "".join(f'<th><a href="#{_anchor(t)}">{html.escape(t)}</a></th>' for t in tasks)
     body = "".join(
         f"<tr><th>{html.escape(m)}</th>"
-        + "".join(value_cell(scores[m, t], results, best[t] == m) for t in tasks)
+        + "".join(value_cell(scores[m, t], results, m in best[t]) for t in tasks)
         + "</tr>"
         for m in models
     )
