@@ -61,6 +61,7 @@ def category_bars(
             else:
                 axis.text(x, 0.01, "n/a", ha="center", va="bottom", fontsize="small", color=f"C{offset}")
     axis.set_xticks(np.arange(len(categories)) + 0.4 - width / 2, categories, rotation=30, ha="right")
+    axis.margins(x=0.4 if len(categories) == 1 else 0.05)  # one category: no bars as wide as the plot
     axis.set_ylabel(label)
     axis.set_title(f"{task}: {label} per category")
     _legend(axis, models)
@@ -103,7 +104,7 @@ def win_matrix(task: str, results: Rows, models: list[str], path: Path) -> str:
         if entry["task"] == task and entry["metric"].startswith("win_rate_vs["):
             other = entry["metric"][len("win_rate_vs[") : -1]
             matrix[models.index(entry["model"]), models.index(other)] = entry["value"]
-    figure, axis = plt.subplots(figsize=(1.4 * len(models) + 3, 1.2 * len(models) + 2))
+    figure, axis = plt.subplots(figsize=(WIDE[0], max(WIDE[1], 0.7 * len(models) + 1.5)))
     image = axis.imshow(matrix, vmin=0, vmax=1, cmap="RdYlGn")
     for (i, j), value in np.ndenumerate(matrix):
         shown = "—" if i == j else ("n/a" if np.isnan(value) else f"{value:.2f}")
