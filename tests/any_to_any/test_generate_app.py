@@ -59,7 +59,8 @@ def _check_page(page: Path, prompts: list[str], prompt_images: list[Path | None]
             assert image.format == "PNG" and image.mode == "RGB" and image.size == (32, 32)
 
 
-def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path):
+def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path, render):
+    """Run as users run it; in chromium every image of the page, the prompt's included, decodes cleanly."""
     output = tmp_path / "gallery"
     command = [sys.executable, "apps/generate.py", "--config", str(CONFIG), f"--output_dir={output}"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -69,6 +70,13 @@ def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path):
     _check_page(
         output / "index.html", ["Draw a bright square.", "Make this picture brighter."], [None, prompt_image]
     )
+    shown = render(output / "index.html", "any-to-any-gallery.png")
+    assert [i["src"] for i in shown.images] == [
+        "answer0_image0.png",
+        "prompt1_image.png",
+        "answer1_image0.png",
+    ]
+    assert all(i["complete"] and i["width"] > 0 for i in shown.images) and shown.errors == []
 
 
 def test_emu3_answers_through_the_same_generator(tmp_path):

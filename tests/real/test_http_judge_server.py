@@ -105,10 +105,12 @@ def _local_greedy(folder: str, prompts: list[str]) -> list[str]:
 
 
 def test_http_judge_against_transformers_serve(served, tmp_path):
-    url, folder = served
+    url, folder = served  # SmolLM2 reads text only: media reach it as `[image: file]` placeholders
     data = write_eval_fixture(tmp_path / "data")
     (tmp_path / "registry.yaml").write_text(REGISTRY)
-    judge = HttpJudge(url, model=folder, max_tokens=MAX_TOKENS, concurrency=2, timeout_s=120.0)
+    judge = HttpJudge(
+        url, model=folder, max_tokens=MAX_TOKENS, concurrency=2, timeout_s=120.0, send_images=False
+    )
     prompts = []
     original = judge.content
     judge.content = lambda request: prompts.append(original(request)) or prompts[-1]  # what was sent
