@@ -2,8 +2,8 @@
 score-model benchmarks: `uv run apps/evaluate.py scores --config configs/eval/reward.yaml`; several processes:
 `uv run torchrun --standalone --nproc-per-node 2 apps/evaluate.py tasks --config configs/eval/tiny.yaml`.
 
-Writes results.json, samples.jsonl and report/report.html under `output_dir`. `--print_config` shows the
-resolved config. All logic lives in `omnialign.eval.cli`; this file only starts it.
+Writes results.json, samples.jsonl and report/report.html under `output_dir` and prints where they are.
+`--print_config` shows the resolved config. All logic lives in `omnialign.eval.cli`; this file only starts it.
 """
 
 from omnialign.eval.cli import main

@@ -42,30 +42,47 @@ class _Table(HTMLParser):
             self.rows[-1]["cells"][-1] += data
 
 
-def _check_page(page: Path, prompts: list[str]) -> None:
+def _check_page(page: Path, prompts: list[str], prompt_images: list[Path | None]) -> None:
+    """Each row: the prompt, its image (a copy beside the page, byte for byte) or none, and one answer
+    image, a 32×32 RGB PNG."""
     table = _Table()
     table.feed(page.read_text(encoding="utf-8"))
     answers = table.rows[1:]  # the first row is the header
     assert [row["cells"][0] for row in answers] == prompts
-    for row in answers:
-        assert len(row["images"]) == 1
-        with Image.open(page.parent / row["images"][0]) as image:
+    for row, source in zip(answers, prompt_images, strict=True):
+        shown = [name for name in row["images"] if name.startswith("prompt")]
+        assert [(page.parent / name).read_bytes() for name in shown] == (
+            [source.read_bytes()] if source else []
+        )
+        (answer,) = [name for name in row["images"] if name.startswith("answer")]
+        with Image.open(page.parent / answer) as image:
             assert image.format == "PNG" and image.mode == "RGB" and image.size == (32, 32)
 
 
-def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path):
+def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path, render):
+    """Run as users run it; in chromium every image of the page, the prompt's included, decodes cleanly."""
     output = tmp_path / "gallery"
     command = [sys.executable, "apps/generate.py", "--config", str(CONFIG), f"--output_dir={output}"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert str(output / "index.html") in done.stdout
-    _check_page(output / "index.html", ["Draw a bright square.", "Make this picture brighter."])
+    prompt_image = ROOT / "data/tiny/train/align-anything/text-image-to-text-image/0_image.png"
+    _check_page(
+        output / "index.html", ["Draw a bright square.", "Make this picture brighter."], [None, prompt_image]
+    )
+    shown = render(output / "index.html", "any-to-any-gallery.png")
+    assert [i["src"] for i in shown.images] == [
+        "answer0_image0.png",
+        "prompt1_image.png",
+        "answer1_image0.png",
+    ]
+    assert all(i["complete"] and i["width"] > 0 for i in shown.images) and shown.errors == []
 
 
 def test_emu3_answers_through_the_same_generator(tmp_path):
     prompts = [PromptSpec("Draw a <b>dark</b> square.")]  # markup in a prompt is escaped, not rendered
     page = generate_gallery(BackboneOptions(name="tiny:emu3"), prompts, str(tmp_path), max_new_tokens=4)
-    _check_page(page, ["Draw a <b>dark</b> square."])
+    _check_page(page, ["Draw a <b>dark</b> square."], [None])
 
 
 def test_pixels_go_back_through_the_processor_normalisation():

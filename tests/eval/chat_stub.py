@@ -17,15 +17,28 @@ class ChatStub(BaseHTTPRequestHandler):
     def reply(self, body: dict) -> str:
         raise NotImplementedError
 
+    def status(self, body: dict) -> tuple[int, dict[str, str]]:
+        """The reply's HTTP status and extra headers: 200 sends `reply(body)`, anything else an error."""
+        return 200, {}
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        message = {"role": "assistant", "content": self.reply(body)}
-        payload = json.dumps({"choices": [{"message": message}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        code, headers = self.status(body)
+        if code == 200:
+            message = {"role": "assistant", "content": self.reply(body)}
+            reply = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+        else:
+            reply = {"error": {"message": f"stub answered {code}", "type": "stub_error"}}
+        payload = json.dumps(reply).encode()
+        try:
+            self.send_response(code)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            pass
 
     def log_message(self, *args):
         pass

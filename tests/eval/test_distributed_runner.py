@@ -37,7 +37,7 @@ class HashRatingHandler(ChatStub):
         content = json.dumps(body["messages"][0]["content"], sort_keys=True)
         with HashRatingHandler.lock:
             HashRatingHandler.requests.append(content)
-        return f"Rating: {1 + int(hashlib.sha256(content.encode()).hexdigest(), 16) % 5}"
+        return f"Rating: [[{1 + int(hashlib.sha256(content.encode()).hexdigest(), 16) % 5}]]"
 
 
 @pytest.fixture(scope="module")

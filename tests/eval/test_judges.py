@@ -16,7 +16,7 @@ from omnialign.eval.adapters import LocalGenerator, ResponseFile
 from omnialign.eval.cli import run
 from omnialign.eval.fixtures import write_eval_fixture
 from omnialign.eval.items import load_items
-from omnialign.eval.judges import HttpJudge, JudgeRequest, RewardModelJudge
+from omnialign.eval.judges import HttpJudge, JudgeRequest, LocalModelJudge, RewardModelJudge
 from omnialign.eval.runner import ModelSpec
 from omnialign.models.backbone import BackboneOptions, load_processor
 from omnialign.models.score import ScoreConfig, build_score_model
@@ -37,7 +37,7 @@ class StubHandler(ChatStub):
         content = body["messages"][0]["content"]
         if isinstance(content, list):  # a vision message: the judge text is the first part
             content = content[0]["text"]
-        return "Rating: 4" if "Reference answer:" in content else "I cannot rate this."
+        return "Rating: [[4]]" if "Reference answer:" in content else "I cannot rate this."
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_http_judge_against_a_local_stub(stub_url, data, tmp_path):
     assert (results["understanding", "score"]["value"], results["understanding", "score"]["n"]) == (0.75, 2)
     assert results["synergy", "score"]["n"] == 0
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert [r["verdict"] for r in rows] == ["Rating: 4"] * 2 + ["I cannot rate this."] * 2
+    assert [r["verdict"] for r in rows] == ["Rating: [[4]]"] * 2 + ["I cannot rate this."] * 2
     first = StubHandler.bodies[0]
     assert first["path"] == "/v1/chat/completions" and first["model"] == "stub-judge"
     assert "Reference answer: 4" in first["messages"][0]["content"]
@@ -126,3 +126,23 @@ def test_multimodal_generator_batched_equals_one_by_one(data):
     alone = [generator.respond([item], data)[0] for item in (text, image, video)]
     assert batched == alone
     assert all(answer[0].type == "text" for answer in batched)
+
+
+def test_local_judge_batched_equals_one_at_a_time():
+    """Requests of different lengths (with and without a reference) judged 3 per forward pass, padded
+    together, give the expected ratings they get alone."""
+    judge = LocalModelJudge(BackboneOptions(name="tiny:llama", seed=5), batch_size=3)
+    prompts = ["Say hi.", "What is 2 + 2? Answer with a number and a short reason.", "Name a colour."]
+    requests = [
+        JudgeRequest(
+            Sample(prompt=(Message("user", (Part.of_text(prompts[i % 3]),)),)),
+            (Part.of_text("word " * (i + 1)),),
+            "correct?",
+            reference="4" if i % 2 else None,
+        )
+        for i in range(5)
+    ]
+    batched = [v.score for v in judge.judge(requests)]
+    alone = [judge.judge([request])[0].score for request in requests]
+    assert batched == pytest.approx(alone, abs=1e-5)
+    assert len(set(batched)) == len(batched)  # the requests really differ

@@ -93,7 +93,7 @@ class RecordingHandler(ChatStub):
 
     def reply(self, body: dict) -> str:
         RecordingHandler.bodies.append(body)
-        return "5"
+        return "Rating: [[5]]"
 
 
 @pytest.fixture
@@ -144,3 +144,18 @@ def test_http_judge_without_images_sends_plain_text(data, stub_url):
     HttpJudge(stub_url, model="text-judge", send_images=False).judge([request])
     content = RecordingHandler.bodies[0]["messages"][0]["content"]
     assert isinstance(content, str) and "[image: " in content
+
+
+@pytest.mark.slow
+def test_vl_judge_batched_equals_one_at_a_time(data, vl_judge):
+    """Requests with different media (none, a prompt image, a prompt video) in one forward pass: the media
+    tensors of all 15 verdict sequences are concatenated in order, and each expected rating matches the
+    request judged alone."""
+    requests = [
+        _request(data, [], "media/bright.png"),
+        _request(data, [("image", MEDIA_FILES["image"])], "media/bright.png"),
+        _request(data, [("video", MEDIA_FILES["video"])], MEDIA_FILES["image"]),
+    ]
+    batched = [v.score for v in vl_judge.judge(requests)]
+    alone = [vl_judge.judge([request])[0].score for request in requests]
+    assert batched == pytest.approx(alone, abs=1e-5)

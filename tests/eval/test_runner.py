@@ -3,8 +3,9 @@ tiny random LMs, writing the results JSON, the per-sample JSONL and an HTML repo
 
 from __future__ import annotations
 
+import io
 import json
-from contextlib import chdir
+from contextlib import chdir, redirect_stdout
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -37,9 +38,20 @@ def run_dir(tmp_path_factory) -> Path:
     config = ROOT / "configs/eval/tiny.yaml"
     args = ["tasks", "--config", str(config), "--registry", str(ROOT / "configs/eval/registry.yaml")]
     args += ["--data_root", str(work / "eval-data"), "--output_dir", str(work / "out")]
-    with chdir(work):  # the config's response files are relative to where the app runs
+    with chdir(work), redirect_stdout(io.StringIO()) as printed:  # response files are relative to cwd
         main(args)
+    (work / "printed.txt").write_text(printed.getvalue())
     return work / "out"
+
+
+@pytest.mark.slow
+def test_the_app_says_where_its_outputs_are(run_dir):
+    """The app ends by printing where results.json, samples.jsonl and the report are, and they are there."""
+    printed = (run_dir.parent / "printed.txt").read_text().splitlines()
+    names = {"results": "results.json", "samples": "samples.jsonl", "report": "report/report.html"}
+    lines = [line for line in printed if line.split(":")[0] in names]
+    assert lines == [f"{key}: {run_dir / name}" for key, name in names.items()]
+    assert all((run_dir / name).is_file() for name in names.values())
 
 
 def _results(run_dir: Path) -> dict[tuple[str, str, str], dict]:
@@ -91,14 +103,33 @@ def test_per_sample_rows_trace_inputs_outputs_and_verdicts(run_dir):
 
 @pytest.mark.slow
 def test_report_parses_and_its_pngs_open(run_dir):
+    """The summary (model × task) comes before any plot; per task: score distribution, category bars and the
+    win-rate matrix, each a PNG at least 600 px wide; every results entry is in a per-task table."""
+    page = (run_dir / "report/report.html").read_text()
     parser = ReportParser()
-    parser.feed((run_dir / "report/report.html").read_text())
+    parser.feed(page)
     entries = json.loads((run_dir / "results.json").read_text())
-    assert parser.rows == len(entries) + 1  # header row
-    assert len(parser.images) == 5 * 3  # per task: category bars, score distribution, win-rate matrix
+    summary_rows, tasks = 1 + 2, 5  # header + one row per model; one header row per task's metrics table
+    assert parser.rows == summary_rows + len(entries) + tasks
+    assert page.index("<h2>Summary</h2>") < page.index("<table") < page.index("<img")
+    assert len(parser.images) == 5 * 3
     for name in parser.images:
         with Image.open(run_dir / "report" / name) as image:
-            assert image.format == "PNG" and min(image.size) > 100
+            assert image.format == "PNG" and image.size[0] >= 600
+
+
+@pytest.mark.slow
+def test_report_in_a_browser(run_dir, render):
+    """Opened by file:// in chromium: every image decodes, nothing logs an error, `nan` appears nowhere, and
+    the sample outputs show the prompts; the screenshot is kept under artifacts/."""
+    shown = render(run_dir / "report/report.html", "eval-report.png")
+    assert len(shown.images) == 15 and all(i["complete"] and i["width"] > 0 for i in shown.images), (
+        shown.images
+    )
+    assert shown.errors == []
+    assert "nan" not in shown.text.lower().split() and "Sample outputs" in shown.text
+    assert "Where does the bar move?" in shown.text
+    assert shown.screenshot.stat().st_size > 10_000
 
 
 @pytest.mark.slow

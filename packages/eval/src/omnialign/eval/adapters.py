@@ -19,6 +19,7 @@ from omnialign.data.sample import MediaRef, Part
 from omnialign.eval.distributed import progress
 from omnialign.eval.items import MEDIA, EvalItem, Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.device import resolve_device
 
 # batch keys that describe padding or training targets, not model inputs
 _NOT_INPUTS = {"input_ids", "attention_mask", "response_mask", "position_ids"}
@@ -36,7 +37,12 @@ class LocalGenerator(ModelAdapter):
     """Greedy generation with a local causal LM (text output)."""
 
     def __init__(
-        self, backbone: BackboneOptions, max_new_tokens: int = 32, batch_size: int = 4, max_length: int = 1024
+        self,
+        backbone: BackboneOptions,
+        max_new_tokens: int = 32,
+        batch_size: int = 4,
+        max_length: int = 1024,
+        device: str = "auto",
     ) -> None:
         """
         Args:
@@ -44,9 +50,11 @@ class LocalGenerator(ModelAdapter):
             max_new_tokens: Tokens generated per answer.
             batch_size: Prompts per `generate` call.
             max_length: Longest prompt accepted, in tokens.
+            device: `auto` (this process's GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
         """
         self.processor = load_processor(backbone)
-        self.model = load_causal_lm(backbone, self.processor).eval()
+        self.device = resolve_device(device)
+        self.model = load_causal_lm(backbone, self.processor).eval().to(self.device)
         self.encoder = ChatEncoder(self.processor, max_length=max_length)
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
@@ -62,6 +70,7 @@ class LocalGenerator(ModelAdapter):
                 tokenizer.pad_token_id,
                 side="left",
             )
+            batch = {key: value.to(self.device) for key, value in batch.items()}
             media = {k: v for k, v in batch.items() if k not in _NOT_INPUTS}
             output = self.model.generate(
                 input_ids=batch["input_ids"],

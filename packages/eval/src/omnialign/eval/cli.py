@@ -9,6 +9,7 @@ judge verdict) and `report/report.html` with its PNGs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from jsonargparse import auto_cli
@@ -24,6 +25,7 @@ from omnialign.eval.runner import ModelSpec, RunOptions, evaluate
 from omnialign.eval.scoring import ScoreKind, ScoreSubset, score_pairs, summarise_scores
 from omnialign.eval.tasks import load_registry
 from omnialign.models.backbone import BackboneOptions, load_processor
+from omnialign.models.device import resolve_device
 from omnialign.models.score import ScoreModel
 
 
@@ -90,6 +92,7 @@ def scores(
     dimension: str = "better",
     batch_size: int = 8,
     media_root: str | None = None,
+    device: str = "auto",
 ) -> Path:
     """Benchmark a trained reward or cost model on preference pairs, per subset; same three outputs.
 
@@ -105,8 +108,9 @@ def scores(
             `safer`; align-anything: `overall`, ...).
         batch_size: Pairs per forward pass.
         media_root: Folder relative media paths are resolved against.
+        device: `auto` (the GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
     """
-    score_model = ScoreModel.from_pretrained(model)
+    score_model = ScoreModel.from_pretrained(model).to(resolve_device(device))
     loaded = load_processor(BackboneOptions(name=processor or model))
     metric, rows = score_pairs(
         score_model,
@@ -134,6 +138,7 @@ def moderation(
     inputs: ModerationInputs = "prompt+video",
     batch_size: int = 8,
     media_root: str | None = None,
+    device: str = "auto",
 ) -> Path:
     """Benchmark a multi-label moderation model per harm category; same three outputs.
 
@@ -146,8 +151,9 @@ def moderation(
         inputs: What the classifier judges: `prompt` alone or `prompt+video`.
         batch_size: Records per forward pass.
         media_root: Folder relative media paths are resolved against.
+        device: `auto` (the GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
     """
-    score_model = ScoreModel.from_pretrained(model)
+    score_model = ScoreModel.from_pretrained(model).to(resolve_device(device))
     loaded = load_processor(BackboneOptions(name=processor or model))
     metric, rows = score_moderation(score_model, loaded, files, schema, inputs, batch_size, media_root)
     results = summarise_moderation(Path(model).name, metric, rows)
@@ -168,4 +174,8 @@ def main(args: list[str] | None = None) -> Path:
     """Subcommands `tasks` (eval-anything tasks), `scores` (reward/cost benchmarks) and `moderation`, each
     taking `--config run.yaml` with every option also a flag; unknown keys are errors."""
     commands = {"tasks": run, "scores": scores, "moderation": moderation}
-    return auto_cli(commands, args=args, as_positional=False)
+    out = auto_cli(commands, args=args, as_positional=False)
+    if int(os.environ.get("RANK", "0")) == 0:  # one line per run, not one per process
+        print(f"results: {out / 'results.json'}\nsamples: {out / 'samples.jsonl'}")
+        print(f"report: {out / 'report' / 'report.html'}")
+    return out

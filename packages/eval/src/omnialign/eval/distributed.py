@@ -5,8 +5,9 @@ the rows a single process would have produced, and only rank 0 writes files.
 
 Rows are Python objects (inputs, outputs, verdicts), so they travel with `all_gather_object`; torchmetrics
 metrics whose inputs are too costly to gather (image features for FID/KID/IS/CLIPScore) keep their own
-distributed states and synchronise in `compute()`. The process group is gloo: what crosses it are rows and
-small CPU metric states, never model activations, so it works the same on CPU and GPU machines.
+distributed states and synchronise in `compute()`. The backend follows the machine
+(`omnialign.models.device.distributed_backend`): gloo on CPU; with CUDA, NCCL for CUDA tensors beside gloo
+for the pickled rows and CPU metric states, each rank on its own card (`cuda:$LOCAL_RANK`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
+import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
+
+from omnialign.models.device import distributed_backend, resolve_device
 
 T = TypeVar("T")
 
@@ -76,7 +80,11 @@ def process_group(timeout_s: float = 1800.0) -> Iterator[Shards]:
     and leave it on exit; otherwise a no-op yielding the current shards."""
     created = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     if created:
-        dist.init_process_group("gloo", init_method="env://", timeout=timedelta(seconds=timeout_s))
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(resolve_device("auto"))
+        backend = distributed_backend(cuda)
+        dist.init_process_group(backend, init_method="env://", timeout=timedelta(seconds=timeout_s))
     try:
         yield Shards.current()
     finally:

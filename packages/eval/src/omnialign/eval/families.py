@@ -31,6 +31,8 @@ CRITERIA = {
 class Scored:
     score: float | None
     verdict: str
+    judged: bool = False
+    """Whether a judge gave the verdict (False: a rule did, e.g. a vote share or a missing modality)."""
 
 
 def chosen_modalities(response: Response) -> str:
@@ -71,7 +73,7 @@ def score_family(
     ]
     verdicts: dict[int, Verdict] = dict(zip(asked, judge.judge(requests), strict=True))
     return [
-        Scored(verdicts[i].score, verdicts[i].text)
+        Scored(verdicts[i].score, verdicts[i].text, judged=True)
         if i in verdicts
         else Scored(0.0, "missing output modality")
         for i in range(len(items))

@@ -45,11 +45,12 @@ def score_moderation(
     metric = ModerationMetrics(list(heads), ignore_index=UNLABELLED)
     rows: list[dict[str, Any]] = []
     model.eval()
+    device = next(model.parameters()).device
     for batch in tqdm(datamodule.reference_dataloader("train"), desc="moderation", leave=False):
         targets = batch.pop("targets")
         batch.pop("response_mask")
         with torch.no_grad():
-            probs = model(**batch).scores.sigmoid()
+            probs = model(**{key: value.to(device) for key, value in batch.items()}).scores.sigmoid().cpu()
         labels = targets["labels"][:, columns]
         metric.update(probs, labels)
         rows += [

@@ -37,6 +37,11 @@ def mean(model: str, task: str, metric: str, values: list[float], resamples: int
     return entry(model, task, metric, value, len(values), bootstrap_interval(values, resamples), "bootstrap")
 
 
+def count(model: str, task: str, metric: str, k: int, n: int) -> dict[str, Any]:
+    """A count `k` out of `n` (e.g. unparseable verdicts), reported as is: no interval."""
+    return entry(model, task, metric, float(k), n, (math.nan, math.nan), "none")
+
+
 def as_json(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Entries with NaN replaced by None (JSON null)."""
     return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in e.items()} for e in entries]

@@ -17,7 +17,7 @@ from omnialign.eval.image_metrics import ImageMetricOptions, image_metric_result
 from omnialign.eval.items import EvalItem, Response, load_items
 from omnialign.eval.judges import Judge, describe
 from omnialign.eval.metrics import WinRateMatrix
-from omnialign.eval.results import mean, proportion
+from omnialign.eval.results import count, mean, proportion
 from omnialign.eval.safety import arena, costs, safe_rates
 from omnialign.eval.tasks import TaskSpec
 
@@ -57,8 +57,10 @@ def score_rows(
             "inputs": item.inputs(),
             "output": describe(response),
             "choice": chosen_modalities(response) if task.family == "selection" else None,
+            "judge": task.judge if s.judged else None,
             "score": s.score,
             "verdict": s.verdict,
+            "cost_judge": task.cost_judge if h is not None else None,
             "cost": h.score if h is not None else None,
             "cost_verdict": h.text if h is not None else None,
         }
@@ -68,9 +70,9 @@ def score_rows(
 
 def summarise(rows: list[dict[str, Any]], items: list[EvalItem], resamples: int) -> list[dict[str, Any]]:
     """Mean score (bootstrap CI) overall and per category; for selection, the top-choice rate; with a cost
-    judge, safe rates (Wilson)."""
+    judge, safe rates (Wilson); per judge, how many of its verdicts were unparseable."""
     model, task = rows[0]["model"], rows[0]["task"]
-    out = [_mean(model, task, "score", rows, resamples)]
+    out = [_mean(model, task, "score", rows, resamples), *unparsed_verdicts(rows)]
     categories = sorted({row["category"] for row in rows})
     if len(categories) > 1:
         for category in categories:
@@ -82,6 +84,22 @@ def summarise(rows: list[dict[str, Any]], items: list[EvalItem], resamples: int)
     if any(row["cost"] is not None for row in rows):
         out += safe_rates(rows)
     return out
+
+
+def unparsed_verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`unparsed_verdicts[<role>]` for each judge role that gave verdicts on one model's task: how many of
+    them had no readable rating (score None) out of how many it gave. Those items are left out of the
+    means, so the count says how much of `n` they cost."""
+    model, task = rows[0]["model"], rows[0]["task"]
+    given: dict[str, list[bool]] = {}
+    for row in rows:
+        for role, value in ((row["judge"], row["score"]), (row["cost_judge"], row["cost"])):
+            if role is not None:
+                given.setdefault(role, []).append(value is None)
+    return [
+        count(model, task, f"unparsed_verdicts[{role}]", sum(unparsed), len(unparsed))
+        for role, unparsed in given.items()
+    ]
 
 
 def _top_choice(item: EvalItem) -> str:

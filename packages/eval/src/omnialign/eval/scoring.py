@@ -37,11 +37,13 @@ def _pick(index: Tensor, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]
 
 
 def _pair_scores(model: ScoreModel, datamodule: PreferenceDataModule, head: int) -> Any:
-    """(first, second, targets) per batch, in file order."""
+    """(first, second, targets) per batch, in file order; scores computed where the model is, returned on
+    the CPU beside the targets."""
+    device = next(model.parameters()).device
     for batch in tqdm(datamodule.reference_dataloader("train"), desc="score", leave=False):
         targets = batch.pop("targets")
         batch.pop("response_mask")
-        scores = model.score(**batch)[:, head]
+        scores = model.score(**{key: value.to(device) for key, value in batch.items()})[:, head].cpu()
         first, second = scores.chunk(2)
         yield first, second, targets
 

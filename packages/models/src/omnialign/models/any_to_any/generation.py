@@ -68,8 +68,9 @@ class InterleavedGenerator:
     @torch.no_grad()
     def answer(self, sample: Sample) -> Answer:
         prompt = self.encoder.encode_prompt(sample)
-        ids = prompt.input_ids.unsqueeze(0)
-        media = dict(prompt.media_inputs)
+        device = next(self.model.parameters()).device
+        ids = prompt.input_ids.unsqueeze(0).to(device)
+        media = {key: value.to(device) for key, value in prompt.media_inputs.items()}
         tokenizer = self.encoder.tokenizer
         out = self.model.generate(
             input_ids=ids,
@@ -91,4 +92,4 @@ class InterleavedGenerator:
             self.model, {"input_ids": context, **media}, self.span, self.guidance_scale
         )
         pixels = self.adapter.decode_codes(self.model, codes)
-        return Answer(text, to_pil(pixels, self.processor.image_processor))
+        return Answer(text, to_pil(pixels.cpu(), self.processor.image_processor))
