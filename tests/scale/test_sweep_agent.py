@@ -93,7 +93,8 @@ def _history_and_config(run_file: Path) -> tuple[dict[str, list[float]], dict]:
         kind = record.WhichOneof("record_type")
         if kind == "history":
             for item in record.history.item:
-                history.setdefault(item.key or "/".join(item.nested_key), []).append(json.loads(item.value_json))
+                key = item.key or "/".join(item.nested_key)
+                history.setdefault(key, []).append(json.loads(item.value_json))
         elif kind == "config":
             config |= {item.key: json.loads(item.value_json) for item in record.config.update}
     return history, config
