@@ -79,7 +79,9 @@ class ScoreModelModule(AlignmentModule):
         if self.model is None:
             raise RuntimeError("the score model has not been built yet (configure_model was not called)")
         directory = Path(directory)
-        self.model.save_pretrained(directory)
+        self.model.save_pretrained(
+            directory, pad_token_id=getattr(self.processor, "tokenizer", self.processor).pad_token_id
+        )
         self.processor.save_pretrained(directory)
         return directory
 
@@ -125,6 +127,7 @@ class ScoreModule(ScoreModelModule):
             heads=list(heads) if heads else [objective],
             normalizer=NORMALIZER_OF[objective] if normalize else None,
             normalizer_momentum=normalizer_momentum,
+            bias=False,  # exports load as AutoModelForSequenceClassification (see omnialign.models.score)
         )
         super().__init__(backbone=backbone, score_config=config, **kwargs)
         self.objective = objective
