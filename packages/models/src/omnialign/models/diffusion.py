@@ -193,7 +193,11 @@ class Generator(nn.Module):
         from peft.utils import get_peft_model_state_dict
 
         layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet))
-        self.pipeline_class.save_lora_weights(directory, unet_lora_layers=layers)
+        # The adapter config (rank, alpha, targets) goes along: without it the loader assumes alpha = rank.
+        metadata = self.unet.peft_config["default"].to_dict()
+        self.pipeline_class.save_lora_weights(
+            directory, unet_lora_layers=layers, unet_lora_adapter_metadata=metadata
+        )
 
 
 def add_lora(unet: nn.Module, lora: DiffusionLoraOptions) -> None:
