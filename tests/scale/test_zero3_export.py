@@ -9,6 +9,7 @@ directly, like test_deepspeed_cpu.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,12 @@ torch.distributed.barrier()
 """
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_zero3_export_gathers_full_weights_on_two_cpu_ranks(tmp_path):
     pytest.importorskip("deepspeed", reason="deepspeed not installed (uv sync installs its default group)")
@@ -69,7 +76,7 @@ def test_zero3_export_gathers_full_weights_on_two_cpu_ranks(tmp_path):
             "-m",
             "torch.distributed.run",
             "--nproc-per-node=2",
-            "--master-port=29531",
+            f"--master-port={_free_port()}",
             str(script),
             str(tmp_path),
             str(REPO / "configs/deepspeed/zero3.json"),
