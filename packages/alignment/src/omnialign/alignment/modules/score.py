@@ -127,7 +127,11 @@ class ScoreModule(ScoreModelModule):
             heads=list(heads) if heads else [objective],
             normalizer=NORMALIZER_OF[objective] if normalize else None,
             normalizer_momentum=normalizer_momentum,
-            bias=False,  # exports load as AutoModelForSequenceClassification (see omnialign.models.score)
+            # Rewards: Bradley-Terry never trains a bias, and without one the export loads as
+            # AutoModelForSequenceClassification (see omnialign.models.score). Costs keep theirs: the
+            # safety-sign term needs the offset (token-wise costs fell from 100% to 88% ranking accuracy
+            # without it), which transformers' classification head cannot hold.
+            bias=objective == "cost",
         )
         super().__init__(backbone=backbone, score_config=config, **kwargs)
         self.objective = objective
