@@ -2,12 +2,10 @@
 `uv run apps/export.py --checkpoint runs/x/checkpoints/last.ckpt --output runs/x/hf`.
 
 Works for Lightning checkpoint files and DeepSpeed ZeRO-2/3 checkpoint folders (gathered on CPU). All logic
-lives in `omnialign.alignment.export`; this file only starts the command line.
+lives in `omnialign.alignment.export`; this file only starts the command line (installed: `omnialign-export`).
 """
 
-from jsonargparse import CLI
-
-from omnialign.alignment.export import export_checkpoint
+from omnialign.alignment.export import main
 
 if __name__ == "__main__":
-    print(f"HF-format export: {CLI(export_checkpoint)}")
+    main()

@@ -1,3 +1,5 @@
 """omnialign.alignment."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("omnialign-alignment")  # the one version source is the package's pyproject.toml

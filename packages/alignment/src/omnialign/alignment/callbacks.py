@@ -3,10 +3,38 @@ checkpoints and exports went (users should never hunt through log folders for th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+
+
+@contextmanager
+def full_weights(strategy: Any, module: nn.Module) -> Iterator[None]:
+    """Every rank enters; inside, rank 0 holds the module's full weights, so its export writes them.
+
+    Under DeepSpeed ZeRO-3 each rank keeps a slice of every parameter (the rest are empty placeholders), and
+    under FSDP a flat shard: writing `module`'s weights on rank 0 alone would save empty or partial tensors,
+    or hang on a collective the other ranks never join. Any other strategy holds full weights already.
+    """
+    if getattr(strategy, "zero_stage_3", False):
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
+            yield
+    elif type(strategy).__name__ == "FSDPStrategy":
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        with FullyShardedDataParallel.summon_full_params(
+            strategy.model, writeback=False, rank0_only=True, offload_to_cpu=True
+        ):
+            yield
+    else:
+        yield
 
 
 def run_directory(trainer: Trainer) -> Path:
@@ -29,8 +57,9 @@ class ExportPretrained(Callback):
         if export is None:
             raise TypeError(f"{type(pl_module).__name__} has no export_pretrained(); remove ExportPretrained")
         target = Path(self.dirpath) if self.dirpath else run_directory(trainer) / "export"
-        if trainer.is_global_zero:
-            export(target)
+        with full_weights(trainer.strategy, pl_module):
+            if trainer.is_global_zero:
+                export(target)
         trainer.strategy.barrier("export_pretrained")
         callback = trainer.checkpoint_callback
         lines = [f"HF-format export: {target.resolve()}"]

@@ -58,3 +58,13 @@ def export_checkpoint(checkpoint: str, output: str, module_class: str | None = N
         with torch.serialization.safe_globals(own_option_classes(source)):
             model = cls.load_from_checkpoint(source, map_location="cpu")
     return model.export_pretrained(output)
+
+
+def main(args: list[str] | None = None) -> Path:
+    """`omnialign-export` / `apps/export.py --checkpoint <ckpt file or folder> --output <folder>`: named flags
+    (as the docs show them), not positionals; prints where the export went."""
+    from jsonargparse import auto_cli
+
+    output = auto_cli(export_checkpoint, args=args, as_positional=False)
+    print(f"HF-format export: {Path(output).resolve()}")
+    return output

@@ -1,3 +1,5 @@
 """omnialign.data."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("omnialign-data")  # the one version source is the package's pyproject.toml

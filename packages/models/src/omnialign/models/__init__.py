@@ -1,3 +1,5 @@
 """omnialign.models."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("omnialign-models")  # the one version source is the package's pyproject.toml

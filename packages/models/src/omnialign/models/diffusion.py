@@ -171,15 +171,33 @@ class Generator(nn.Module):
 
     def save_pipeline(self, directory: str | Path) -> Path:
         """`save_pretrained` of the pipeline; LoRA adapters are fused into a copy of the denoiser first, so
-        the folder loads with plain `DiffusionPipeline.from_pretrained`."""
+        the folder loads with plain `DiffusionPipeline.from_pretrained`. The adapters are also written alone
+        in diffusers' LoRA format to `<directory>/lora` (`pipeline.load_lora_weights(that folder)` on the
+        base model), for pipeline classes that support LoRA loading."""
         unet = self.unet
         if getattr(unet, "peft_config", None):
+            self.save_lora(Path(directory) / "lora")
             unet = copy.deepcopy(unet)
             unet.fuse_lora()
             unet.unload_lora()
         directory = Path(directory)
         self.pipeline(unet).save_pretrained(directory)
         return directory
+
+    def save_lora(self, directory: Path) -> None:
+        """The denoiser's LoRA weights as diffusers' `save_lora_weights` writes them (key names converted from
+        peft's), if the pipeline class can load LoRA weights at all."""
+        if not hasattr(self.pipeline_class, "save_lora_weights"):
+            return
+        from diffusers.utils import convert_state_dict_to_diffusers
+        from peft.utils import get_peft_model_state_dict
+
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet))
+        # The adapter config (rank, alpha, targets) goes along: without it the loader assumes alpha = rank.
+        metadata = self.unet.peft_config["default"].to_dict()
+        self.pipeline_class.save_lora_weights(
+            directory, unet_lora_layers=layers, unet_lora_adapter_metadata=metadata
+        )
 
 
 def add_lora(unet: nn.Module, lora: DiffusionLoraOptions) -> None:

@@ -1,6 +1,13 @@
 """Score models (reward, cost, preference dimensions, moderation) over any backbone: linear heads on the
 hidden state of the backbone's base model (no LM head, so no `[B, T, vocab]` logits are ever computed).
 
+A bias-free score model (`ScoreConfig.bias=False`: reward and cost models) is saved in transformers'
+sequence-classification layout (`<Family>ForSequenceClassification`: base model under its prefix, the heads
+as `score.weight`, one label per head), so TRL, OpenRLHF and reward servers load it with
+`AutoModelForSequenceClassification` as it is, and its logits are `ScoreModel.forward` scores (raw: the
+normaliser is OmniAlign's own and stays in `score_head.safetensors`). transformers' class has no bias, hence
+the condition; a biased head (moderation, critics) is saved as the base model plus OmniAlign's head files.
+
 The sequence score is read at the last *real* token, found from the attention mask, so a left-padded and a
 right-padded batch give the same scores. Several heads can share one backbone (one per preference
 dimension: align-anything's five, SafeSora's helpfulness/harmlessness/sub-preferences; or one per harm
@@ -10,6 +17,7 @@ head on every position) serve token-level rewards.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +26,7 @@ from typing import Any, Literal
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from transformers import AutoModel, PreTrainedModel
+from transformers import AutoModel, AutoModelForSequenceClassification, PreTrainedModel
 
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
@@ -85,6 +93,9 @@ class ScoreConfig:
     """Running-statistics normaliser used by `ScoreModel.score`: `affine` (rewards) or `scale` (costs)."""
     normalizer_momentum: float | None = None
     """None: exact statistics over all training scores; else the weight of each new batch (EMA)."""
+    bias: bool = True
+    """Whether the heads have a bias. Without one (Bradley-Terry rewards never train it; TRL, OpenRLHF and
+    Safe RLHF score heads have none) the model saves in transformers' sequence-classification layout."""
 
     def __post_init__(self) -> None:
         if not self.heads:
@@ -111,9 +122,10 @@ class ScoreModel(nn.Module):
         self.backbone = backbone
         self.config = config
         hidden = backbone.config.get_text_config().hidden_size
-        self.head = nn.Linear(hidden, len(config.heads), bias=True, dtype=backbone.dtype)
+        self.head = nn.Linear(hidden, len(config.heads), bias=config.bias, dtype=backbone.dtype)
         nn.init.normal_(self.head.weight, std=1.0 / (hidden + 1) ** 0.5)
-        nn.init.zeros_(self.head.bias)
+        if self.head.bias is not None:
+            nn.init.zeros_(self.head.bias)
         self.normalizer = (
             ScoreNormalizer(len(config.heads), config.normalizer, config.normalizer_momentum)
             if config.normalizer is not None
@@ -144,10 +156,34 @@ class ScoreModel(nn.Module):
         scores = self(attention_mask=attention_mask, **inputs).scores
         return self.normalizer(scores) if self.normalizer is not None else scores
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        """The backbone in transformers' format, with the heads, normaliser and `ScoreConfig` beside it."""
+    def sequence_classifier(self, pad_token_id: int | None) -> PreTrainedModel | None:
+        """This model as transformers' `<Family>ForSequenceClassification` sharing its weights (no copy), or
+        None where that layout cannot hold it (a biased head, a family without such a class).
+        `pad_token_id` lets the class find each row's last real token, as `last_token_index` does."""
+        config = copy.deepcopy(self.backbone.config)
+        classifier_class = AutoModelForSequenceClassification._model_mapping.get(type(config), None)
+        if self.config.bias or classifier_class is None:
+            return None
+        config.num_labels = len(self.config.heads)
+        config.id2label = dict(enumerate(self.config.heads))
+        config.label2id = {name: index for index, name in enumerate(self.config.heads)}
+        config.pad_token_id = pad_token_id
+        config.architectures = [classifier_class.__name__]
+        with torch.device("meta"):
+            classifier = classifier_class(config)
+        head = getattr(classifier, "score", None)
+        if not isinstance(head, nn.Linear) or head.bias is not None:
+            return None
+        setattr(classifier, classifier.base_model_prefix, self.backbone)
+        classifier.score = self.head
+        return classifier
+
+    def save_pretrained(self, directory: str | Path, pad_token_id: int | None = None) -> None:
+        """Sequence-classification layout where possible (see the module docstring), else the backbone in
+        transformers' format; the heads, normaliser and `ScoreConfig` beside it either way."""
         directory = Path(directory)
-        self.backbone.save_pretrained(directory)
+        classifier = self.sequence_classifier(pad_token_id)
+        (classifier or self.backbone).save_pretrained(directory)
         head_state = {f"head.{k}": v for k, v in self.head.state_dict().items()}
         if self.normalizer is not None:
             head_state |= {f"normalizer.{k}": v for k, v in self.normalizer.state_dict().items()}

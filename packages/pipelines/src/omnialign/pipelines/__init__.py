@@ -5,4 +5,6 @@ A pipeline chains stages (generate → judge → pairs → train → evaluate) t
 never formats command lines or rewrites `sys.argv`.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("omnialign-pipelines")  # the one version source is the package's pyproject.toml

@@ -113,12 +113,15 @@ class PolicyModule(AlignmentModule):
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write model and processor with `save_pretrained`; LoRA adapters are merged into a copy so the
-        folder loads with plain `AutoModelForCausalLM.from_pretrained`."""
+        folder loads with plain `AutoModelForCausalLM.from_pretrained`, and are also written unmerged as a
+        peft adapter folder in `<directory>/adapter` (`PeftModel.from_pretrained(base, that folder)`), the
+        form adapter hubs, vLLM's LoRA serving and further fine-tuning take."""
         if self.policy is None:
             raise RuntimeError("the policy has not been built yet (configure_model was not called)")
         directory = Path(directory)
         model = self.policy
         if hasattr(model, "merge_and_unload"):
+            model.save_pretrained(directory / "adapter")
             model = copy.deepcopy(model).merge_and_unload()
         model.save_pretrained(directory)
         self.processor.save_pretrained(directory)

@@ -79,7 +79,9 @@ class ScoreModelModule(AlignmentModule):
         if self.model is None:
             raise RuntimeError("the score model has not been built yet (configure_model was not called)")
         directory = Path(directory)
-        self.model.save_pretrained(directory)
+        self.model.save_pretrained(
+            directory, pad_token_id=getattr(self.processor, "tokenizer", self.processor).pad_token_id
+        )
         self.processor.save_pretrained(directory)
         return directory
 
@@ -125,6 +127,11 @@ class ScoreModule(ScoreModelModule):
             heads=list(heads) if heads else [objective],
             normalizer=NORMALIZER_OF[objective] if normalize else None,
             normalizer_momentum=normalizer_momentum,
+            # Rewards: Bradley-Terry never trains a bias, and without one the export loads as
+            # AutoModelForSequenceClassification (see omnialign.models.score). Costs keep theirs: the
+            # safety-sign term needs the offset (token-wise costs fell from 100% to 88% ranking accuracy
+            # without it), which transformers' classification head cannot hold.
+            bias=objective == "cost",
         )
         super().__init__(backbone=backbone, score_config=config, **kwargs)
         self.objective = objective

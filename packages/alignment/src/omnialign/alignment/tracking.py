@@ -1,0 +1,54 @@
+"""Experiment tracking: W&B's own rules for online/offline, and the whole resolved config in every logger.
+
+W&B decides by itself whether a run syncs: `WANDB_MODE` wins, else a run is online when credentials are
+configured (`WANDB_API_KEY`, an identity token, the settings file, or the `.netrc` that `wandb login`
+writes), else `wandb.init` prompts, which blocks or fails on a machine without a terminal. The train app
+keeps the first two rules as they are and replaces only the prompt with offline logging, so a logged-in
+machine and a `wandb agent` child (which finds the agent's login the same way) sync, and a fresh machine
+never blocks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
+
+
+def wandb_offline_unless_logged_in() -> None:
+    """Set `WANDB_MODE=offline` when the user set no mode and wandb finds no credentials (checked without
+    a prompt and without contacting the server). Imports wandb only, so it costs nothing before parsing."""
+    if "WANDB_MODE" in os.environ:
+        return
+    import wandb
+
+    if not wandb.login(prompt=False, verify=False):
+        os.environ["WANDB_MODE"] = "offline"
+        if os.environ.get("RANK", "0") == "0":  # once per launch, not once per process
+            print("W&B: no credentials found, logging offline (`wandb login` to sync)", file=sys.stderr)
+
+
+def log_resolved_config(trainer: Trainer, config: dict[str, Any]) -> None:
+    """Give every logger the whole resolved run config (model, data, trainer, optimiser, schedule, seed),
+    so a W&B run or a CSV `hparams.yaml` shows the learning rate, batch size and data files it trained with,
+    not only the hyperparameters the module happened to save."""
+    for logger in trainer.loggers:
+        logger.log_hyperparams(config)
+
+
+def require_wandb_logger_in_sweep(trainer: Trainer) -> None:
+    """A `wandb agent` child (`WANDB_SWEEP_ID` set) must log to W&B: with only a CSV or TensorBoard logger
+    the sweep's metric never reaches the sweep controller, and every run would look like it reported
+    nothing."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    sweep = os.environ.get("WANDB_SWEEP_ID")
+    if sweep and not any(isinstance(logger, WandbLogger) for logger in trainer.loggers):
+        names = [type(logger).__name__ for logger in trainer.loggers] or ["no logger"]
+        raise ValueError(
+            f"this run belongs to W&B sweep {sweep} but logs to {', '.join(names)}: add "
+            "--trainer.logger=lightning.pytorch.loggers.WandbLogger to the sweep's command"
+        )
