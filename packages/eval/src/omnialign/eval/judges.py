@@ -35,6 +35,7 @@ from omnialign.data.sample import MediaRef, Message, Part, Sample
 from omnialign.eval.distributed import progress
 from omnialign.eval.items import Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.logprobs import response_token_logprobs
 from omnialign.models.score import ScoreModel
 
 
@@ -119,10 +120,7 @@ class LocalModelJudge(Judge):
     def _one(self, request: JudgeRequest) -> Verdict:
         sample = self.judge_sample(request)
         batch = pad_sequences(self.encoder.encode_responses(sample), self.encoder.tokenizer.pad_token_id)
-        inputs = {key: value for key, value in batch.items() if key != "response_mask"}
-        logits = self.model(**inputs).logits
-        logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
-        sequence = (logprobs * batch["response_mask"][:, 1:]).sum(-1)
+        sequence = response_token_logprobs(self.model, batch).sum(-1)
         probs = sequence.softmax(0)
         expected = float((probs * torch.arange(1, self.scale + 1)).sum())
         return Verdict((expected - 1) / (self.scale - 1), f"expected rating {expected:.3f}")
@@ -143,7 +141,7 @@ class RewardModelJudge(Judge):
         self.index = self.model.head_index(head)
 
     def judge(self, requests: list[JudgeRequest]) -> list[Verdict]:
-        sequences = []
+        samples = []
         for request in requests:
             response = (
                 request.response
@@ -151,10 +149,10 @@ class RewardModelJudge(Judge):
                 else (Part.of_text(describe(request.response)),)
             )
             prompt = request.prompt if self.encoder.is_multimodal else _text_only(request.prompt)
-            sequences.append(self.encoder.encode(Sample(prompt=prompt.prompt, responses=(response,))))
-        batch = pad_sequences(sequences, self.encoder.tokenizer.pad_token_id)
-        inputs = {k: v for k, v in batch.items() if k not in ("response_mask", "attention_mask")}
-        scores = self.model.score(attention_mask=batch["attention_mask"], **inputs)[:, self.index]
+            samples.append(Sample(prompt=prompt.prompt, responses=(response,)))
+        scores = self.model.score_samples(samples, self.encoder, batch_size=max(len(samples), 1))[
+            :, self.index
+        ]
         return [Verdict(float(s), f"score {float(s):.4f}") for s in scores]
 
 

@@ -81,10 +81,6 @@ def arena_bars(task: str, results: Rows, path: Path) -> str:
     return _save(figure, path)
 
 
-def _share(arena: Rows, model: str, quadrant: str) -> float:
-    return next(r["value"] for r in arena if r["model"] == model and r["metric"].endswith(f"/{quadrant}"))
-
-
 def win_matrix(task: str, results: Rows, models: list[str], path: Path) -> str:
     """SafeSora-style matrix: cell (row, column) = how often the row model beats the column model."""
     matrix = np.full((len(models), len(models)), 0.5)
