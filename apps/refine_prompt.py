@@ -5,11 +5,11 @@
     uv run apps/train.py fit --config configs/prompt_refiner/sft_tiny.yaml      # or dpo_tiny.yaml
     uv run apps/refine_prompt.py refine --config configs/prompt_refiner/app/refine_tiny.yaml
 
-`--print_config` shows the resolved config. All logic lives in `omnialign.alignment.prompt_refinement`; this
+`--print_config` shows the resolved config. All logic lives in `omnialign.pipelines.prompt_refinement`; this
 file only starts it.
 """
 
-from omnialign.alignment.prompt_refinement.cli import main
+from omnialign.pipelines.prompt_refinement.cli import main
 
 if __name__ == "__main__":
     print(f"outputs: {main()}")

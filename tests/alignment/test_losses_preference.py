@@ -3,6 +3,7 @@
 Notation: sp(x) = -log σ(x) = log(1 + e^-x); sp(-x) - sp(x) = x.
 """
 
+import inspect
 import math
 
 import pytest
@@ -107,6 +108,17 @@ def test_registry_states_what_each_loss_needs():
     assert PREFERENCE_LOSSES["simpo"].length_normalised and PREFERENCE_LOSSES["ipo"].length_normalised
     assert not PREFERENCE_LOSSES["sigmoid"].length_normalised
     assert not PREFERENCE_LOSSES["robust"].length_normalised
+
+
+def test_every_loss_takes_beta_and_the_options_its_row_names():
+    """The DPO module feeds a row's `options` by name: each must be a keyword of that row's function, and no
+    keyword without a default may be missing (a new loss added with a wrong row fails here, not mid-run)."""
+    for name, spec in PREFERENCE_LOSSES.items():
+        parameters = inspect.signature(spec.fn).parameters
+        fed = {"beta", *spec.options}
+        assert fed <= set(parameters), name
+        required = {p for p, v in list(parameters.items())[2:] if v.default is inspect.Parameter.empty}
+        assert required <= fed, name
 
 
 def test_orpo_hand_values():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from omnialign.alignment.ops import token_logprobs
-from omnialign.alignment.response_logprobs import _body_and_head, response_token_logprobs
 from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm, load_processor
+from omnialign.models.generation.logprobs import _body_and_head, response_token_logprobs, token_logprobs
 
 
 def _batch(processor) -> dict[str, torch.Tensor]:

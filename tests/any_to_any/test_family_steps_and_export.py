@@ -18,7 +18,6 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.alignment.modules.sft import SFTModule
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import model_inputs, pad_sequences
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.datamodules.sft import SFTDataModule
@@ -26,6 +25,7 @@ from omnialign.data.fixtures import write_fixture
 from omnialign.data.interleaved import encoder_for
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 FAMILIES = ("tiny:emu3", "tiny:chameleon")
 

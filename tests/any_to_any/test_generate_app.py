@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from omnialign.models.any_to_any.gallery import PromptSpec, generate_gallery
-from omnialign.models.any_to_any.generation import to_pil
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.interleaved import to_pil
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs/any_to_any/generate/tiny-janus.yaml"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import model_inputs, pad_sequences
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS, encoder_for
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.any_to_any.tiny_janus import JANUS_CODEBOOK, JANUS_IMAGE_TOKENS
 from omnialign.models.backbone import BackboneOptions, load_causal_lm
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 
 def _batch(processor, images, response: tuple[Part, ...]) -> dict[str, torch.Tensor]:

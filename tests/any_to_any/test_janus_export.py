@@ -7,11 +7,11 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from omnialign.alignment.modules.sft import SFTModule
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import pad_sequences
 from omnialign.data.interleaved import encoder_for
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 
 def test_exported_janus_reloads_with_plain_transformers(tmp_path, images):

@@ -18,13 +18,12 @@ import pytest
 import torch
 from PIL import Image
 
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import pad_sequences
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS, InterleavedEncoder, encoder_for
 from omnialign.data.sample import Message, Part, Sample
-from omnialign.models.any_to_any import adapter_for
-from omnialign.models.any_to_any.adapter import ImageMarkers
+from omnialign.models.any_to_any import ImageMarkers, adapter_for
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 FAMILIES = ("tiny:emu3", "tiny:chameleon")
 

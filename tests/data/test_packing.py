@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import pack_sequences, pad_sequences, per_sequence_sum
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 PAIRS = [
     ("Hi", "Hello there"),

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import torch
 
 from omnialign.alignment.losses.sft import sft_nll
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.collate import pad_sequences, per_sequence_sum
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 
 def _sample(prompt: str, response: str) -> Sample:

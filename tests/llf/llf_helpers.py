@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-QUIET = ["--trainer.max_epochs=1", "--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+QUIET = {"trainer.max_epochs": 1, "trainer.enable_progress_bar": False, "trainer.logger": False}
 
 
 def shipped_config_cut(path: Path, workdir: Path, *extra: str) -> list[str]:
@@ -24,5 +24,5 @@ def shipped_config_cut(path: Path, workdir: Path, *extra: str) -> list[str]:
         for part in key.split("."):
             stage = stage[part]
         args += [f"--{key}.config=[{', '.join(str(REPO / c) for c in stage['config'])}]"]
-        args += [f"--{key}.args={json.dumps([*stage.get('args', []), *QUIET])}"]
+        args += [f"--{key}.overrides={json.dumps({**stage.get('overrides', {}), **QUIET})}"]
     return args + list(extra)

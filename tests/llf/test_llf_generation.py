@@ -8,18 +8,17 @@ import torch
 from llf_helpers import REPO, shipped_config_cut
 from quiet_trainer import quiet_trainer
 
-from omnialign.alignment.llf.cli import build, parser
-from omnialign.alignment.llf.pipeline import run_pipeline
-from omnialign.alignment.llf.responders import PromptRefiningGenerator
-from omnialign.alignment.llf.synthesis import PairSynthesizer
-from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
 from omnialign.alignment.modules.diffusion import DiffusionModule
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
 from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.diffusion import GeneratorOptions
+from omnialign.models.generation.media import MediaGenerationOptions, MediaGenerator
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
+from omnialign.pipelines.llf.cli import build, parser
+from omnialign.pipelines.llf.pipeline import run_pipeline
+from omnialign.pipelines.llf.responders import PromptRefiningGenerator
+from omnialign.pipelines.llf.synthesis import PairSynthesizer
 
 TINY = REPO / "data" / "tiny" / "train" / "align-anything"
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 from llf_helpers import QUIET, REPO, shipped_config_cut
 
-from omnialign.alignment.llf.cli import build, parser
-from omnialign.alignment.llf.config import (
+from omnialign.data.journal import RowJournal
+from omnialign.data.records import load_samples
+from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.text import GenerationOptions
+from omnialign.pipelines.llf.cli import build, parser
+from omnialign.pipelines.llf.config import (
     FeedbackDataStage,
     LLFPipeline,
     RecordSource,
     SynthesisStage,
     TrainStage,
 )
-from omnialign.alignment.llf.pipeline import run_pipeline
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.data.journal import RowJournal
-from omnialign.data.records import load_samples
-from omnialign.models.backbone import BackboneOptions
+from omnialign.pipelines.llf.pipeline import run_pipeline
 
 PPO_PROMPTS = REPO / "data/tiny/train/align-anything/text-to-text/train.parquet"
 
@@ -32,7 +32,7 @@ def _source(subset: str, split: str, limit: int) -> RecordSource:
 
 def tiny_pipeline(workdir: Path, subset: str, backbone: str, trainings: tuple[str, ...]) -> LLFPipeline:
     """Every stage of configs/llf/tiny-*.yaml, cut to a few rows and one epoch."""
-    model = [f"--model.init_args.backbone.name={backbone}", *QUIET]
+    model = {"model.init_args.backbone.name": backbone, **QUIET}
     return LLFPipeline(
         workdir=str(workdir),
         feedback_data=FeedbackDataStage(train=_source(subset, "train", 8), val=_source(subset, "val", 2)),
@@ -48,13 +48,13 @@ def tiny_pipeline(workdir: Path, subset: str, backbone: str, trainings: tuple[st
     )
 
 
-def _training(name: str, model_args: list[str]) -> TrainStage:
+def _training(name: str, model: dict[str, object]) -> TrainStage:
     config = [str(REPO / f"configs/llf/train/{name}.yaml")]
     if name != "ppo":
-        return TrainStage(config, model_args)
-    reward = "--model.init_args.reward.init_args.path={workdir}/reward/export"
-    prompts = f"--data.init_args.train_files=[{PPO_PROMPTS}]"
-    return TrainStage(config, [*model_args, reward, prompts], on_pairs=False)
+        return TrainStage(config, model)
+    reward = {"model.init_args.reward.init_args.path": "{workdir}/reward/export"}
+    prompts = {"data.init_args.train_files": [str(PPO_PROMPTS)]}
+    return TrainStage(config, {**model, **reward, **prompts}, on_pairs=False)
 
 
 @pytest.mark.parametrize(

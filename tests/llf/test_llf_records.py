@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
-from omnialign.alignment.llf.templates import feedback_text
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.errors import RecordError
 from omnialign.data.journal import RowJournal
 from omnialign.data.records import load_samples
 from omnialign.data.records.rows import MediaWriter, preference_row
 from omnialign.data.sample import LabelKey, MediaRef, Message, Part
+from omnialign.pipelines.llf.feedback_data import feedback_records, write_jsonl
+from omnialign.pipelines.llf.templates import feedback_text
 
 TEXT = "data/tiny/train/align-anything/text-to-text/train.parquet"
 IMAGE = "data/tiny/train/align-anything/text-image-to-text/train.parquet"

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from omnialign.alignment.llf.responders import TextPolicy
-from omnialign.alignment.llf.synthesis import PairSynthesizer
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.journal import RowJournal
 from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
+from omnialign.pipelines.llf.responders import TextPolicy
+from omnialign.pipelines.llf.synthesis import PairSynthesizer
 
 PROMPTS = Path(__file__).resolve().parents[2] / "data/tiny/train/align-anything/text-to-text/train.parquet"
 

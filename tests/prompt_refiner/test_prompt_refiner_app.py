@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from omnialign.alignment.cli import main as train_main
-from omnialign.alignment.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE, SKIPPED_FILE
-from omnialign.alignment.prompt_refinement.cli import main as refine_main
-from omnialign.alignment.prompt_refinement.refine import RESULTS_FILE, SUMMARY_FILE
 from omnialign.data.datamodules.moderation import LABEL_NAMES
 from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_processor
 from omnialign.models.score import ScoreConfig, build_score_model
+from omnialign.pipelines.prompt_refinement.before_after import RESULTS_FILE, SUMMARY_FILE
+from omnialign.pipelines.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE, SKIPPED_FILE
+from omnialign.pipelines.prompt_refinement.cli import main as refine_main
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "prompt_refiner"

@@ -20,19 +20,18 @@ from quiet_trainer import quiet_trainer
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.alignment.modules.sft import SFTModule
-from omnialign.alignment.prompt_refinement import (
+from omnialign.data.datamodules import SFTDataModule
+from omnialign.data.datamodules.preference import PreferenceDataModule
+from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
+from omnialign.pipelines.prompt_refinement import (
     BestOfNWriter,
     KeywordJudge,
     PromptRefinement,
     Refiner,
     UserPrompt,
 )
-from omnialign.alignment.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.alignment.text_generation import TextGenerator
-from omnialign.data.datamodules import SFTDataModule
-from omnialign.data.datamodules.preference import PreferenceDataModule
-from omnialign.models.backbone import BackboneOptions
+from omnialign.pipelines.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE
 
 WORDS = ("the", "a", "river", "cat", "blue", "quietly", "builds", "under", "light", "seven", "over", "map")
 INSTRUCTION = "Rewrite: "

@@ -11,24 +11,24 @@ import numpy as np
 import pytest
 import torch
 
-from omnialign.alignment.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE, BestOfNWriter
-from omnialign.alignment.prompt_refinement.judges import (
+from omnialign.data.media_writing import save_video
+from omnialign.data.records import load_samples
+from omnialign.data.sample import MediaRef
+from omnialign.models.backbone import BackboneOptions, load_processor
+from omnialign.models.generation.text import GenerationOptions
+from omnialign.models.score import ScoreConfig, build_score_model
+from omnialign.pipelines.prompt_refinement.best_of_n import PREFERENCE_FILE, SFT_FILE, BestOfNWriter
+from omnialign.pipelines.prompt_refinement.candidates import judge_rewrites
+from omnialign.pipelines.prompt_refinement.judges import (
     BrightnessJudge,
     Candidates,
     KeywordJudge,
     ScoreModelJudge,
     WeightedJudge,
 )
-from omnialign.alignment.prompt_refinement.judging import judge_rewrites
-from omnialign.alignment.prompt_refinement.prompts import UserPrompt, inline_prompts, load_prompts
-from omnialign.alignment.prompt_refinement.refiner import Refiner
-from omnialign.alignment.prompt_refinement.selection import Selection, select_best_worst
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.data.media_writing import save_video
-from omnialign.data.records import load_samples
-from omnialign.data.sample import MediaRef
-from omnialign.models.backbone import BackboneOptions, load_processor
-from omnialign.models.score import ScoreConfig, build_score_model
+from omnialign.pipelines.prompt_refinement.prompts import UserPrompt, inline_prompts, load_prompts
+from omnialign.pipelines.prompt_refinement.refiner import Refiner
+from omnialign.pipelines.prompt_refinement.selection import Selection, select_best_worst
 
 TINY = "data/tiny"
 

@@ -8,8 +8,9 @@ import torch
 from rl_helpers import text_prompts
 
 from omnialign.alignment.modules.rl import GroupRLModule
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Rollout, ScoreModelScorer
+from omnialign.alignment.rollout import KeywordScorer, Rollout, ScoreModelScorer
 from omnialign.models.backbone import BackboneOptions, LoraOptions, load_processor
+from omnialign.models.generation.text import GenerationOptions
 from omnialign.models.score import ScoreConfig, build_score_model
 
 

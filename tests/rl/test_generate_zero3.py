@@ -18,15 +18,15 @@ import pytest
 import torch
 from torch import nn
 
-from omnialign.alignment.rollout import sharding
+from omnialign.models.generation import sharding
 
 _RANK = """
 import json, os, sys
 import deepspeed, torch
-from omnialign.alignment.rollout import GenerationOptions, HFGenerateBackend
-from omnialign.alignment.rollout.generation import SpecialIds
-from omnialign.alignment.rollout.sharding import needs_synced_generation, shards_parameters
-from omnialign.alignment.rollout.weights import policy_weights
+from omnialign.models.generation.text import GenerationOptions, HFGenerateBackend
+from omnialign.models.generation.text import SpecialIds
+from omnialign.models.generation.sharding import needs_synced_generation, shards_parameters
+from omnialign.models.generation.weights import policy_weights
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 torch.set_num_threads(1)
@@ -120,8 +120,7 @@ class _Spy(nn.Module):
 
 def test_single_process_and_unsharded_models_generate_unsynced(monkeypatch):
     """One process, or several with whole weights (DDP): no sync, so ranks never wait for each other."""
-    from omnialign.alignment.rollout import GenerationOptions, HFGenerateBackend
-    from omnialign.alignment.rollout.generation import SpecialIds
+    from omnialign.models.generation.text import GenerationOptions, HFGenerateBackend, SpecialIds
 
     spy, tokens = _Spy(), SpecialIds(eos=2, pad=0, suppressed=[])
     prompts = {"input_ids": torch.tensor([[5, 6]]), "attention_mask": torch.ones(1, 2, dtype=torch.long)}

@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from omnialign.alignment.modules.rl import PPOLagrangianModule
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Scorer
+from omnialign.models.generation.text import GenerationOptions
+from omnialign.alignment.rollout import KeywordScorer, Scorer
 from omnialign.data.datamodules import PromptDataModule, SFTDataModule
 from omnialign.models.backbone import BackboneOptions
 

@@ -13,8 +13,9 @@ from rl_helpers import fit, text_prompts
 
 from omnialign.alignment.modules.rl import GroupRLModule, PPOLagrangianModule, PPOModule
 from omnialign.alignment.optim import ScheduleOptions
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer
+from omnialign.alignment.rollout import KeywordScorer
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.text import GenerationOptions
 
 COMMON = {
     "backbone": BackboneOptions(name="tiny:llama"),

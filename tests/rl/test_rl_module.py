@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from omnialign.alignment.modules.rl import Experience, GroupRLModule, PPOLagrangianModule
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, Rollout, build_rollout
-from omnialign.alignment.rollout.generation import response_mask_of, tile
+from omnialign.alignment.rollout import KeywordScorer, Rollout, build_rollout
+from omnialign.alignment.rollout.generation import tile
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.text import GenerationOptions, response_mask_of
 
 
 def _lagrangian(**kwargs) -> PPOLagrangianModule:

@@ -9,14 +9,14 @@ from lightning.pytorch import seed_everything
 from rl_helpers import fit
 
 from omnialign.alignment.modules.rl import PPOModule
-from omnialign.alignment.response_logprobs import response_token_logprobs
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, ScoreModelScorer
-from omnialign.alignment.rollout.generation import SpecialIds
+from omnialign.alignment.rollout import KeywordScorer, ScoreModelScorer
 from omnialign.data.collate import pad_sequences
 from omnialign.data.datamodules import PromptDataModule
 from omnialign.data.fixtures import write_fixture
 from omnialign.data.sample import Part, Sample
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.logprobs import response_token_logprobs
+from omnialign.models.generation.text import GenerationOptions, SpecialIds
 
 
 def _prompts(tmp_path, schema: str, rows: int = 3) -> PromptDataModule:

@@ -16,19 +16,20 @@ from PIL import Image
 from rl_helpers import text_prompts
 
 from omnialign.alignment.modules.rl import GroupRLModule
-from omnialign.alignment.rollout import GenerationOptions, KeywordScorer, VLLMBackend
-from omnialign.alignment.rollout.generation import SpecialIds
-from omnialign.alignment.rollout.vllm_engine import (
+from omnialign.alignment.rollout import KeywordScorer
+from omnialign.data.datamodules import PromptDataModule
+from omnialign.data.fixtures import write_fixture
+from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm, load_processor
+from omnialign.models.generation.text import GenerationOptions, SpecialIds
+from omnialign.models.generation.vllm import (
     SUPPRESSED_LOGIT_BIAS,
+    VLLMBackend,
     build_requests,
     collapse_runs,
     placeholder_ids,
     responses_of,
     sampling_kwargs,
 )
-from omnialign.data.datamodules import PromptDataModule
-from omnialign.data.fixtures import write_fixture
-from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm, load_processor
 
 
 def _load_weights(self, weights):

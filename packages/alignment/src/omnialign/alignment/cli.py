@@ -85,6 +85,10 @@ class OmniAlignCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite")
+        # A multi-head reward model's heads are the preference dimensions its datamodule batches, in order:
+        # written once (`model.init_args.heads`), never twice. Objectives or datamodules without the
+        # parameter are left alone by the link.
+        parser.link_arguments("model.init_args.heads", "data.init_args.head_dimensions", apply_on="parse")
 
     def before_fit(self) -> None:
         """Checkpoints go to `<default_root_dir>/checkpoints` unless the recipe names a folder: one fixed

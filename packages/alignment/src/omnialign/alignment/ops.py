@@ -1,36 +1,14 @@
-"""Tensor pieces every objective needs, written once: next-token log-probs over a response mask, masked
-reductions, whitening.
+"""Tensor pieces every objective needs, written once: masked reductions, whitening, pairing by winner.
 
 Convention used everywhere: `response_mask[b, t]` is 1 where *token* t of sequence b is a response token
-(one the objective scores). Logits at position t-1 predict token t, so the first token of a sequence is never
-scored; `token_logprobs` returns tensors aligned with the tokens, with position 0 set to zero.
+(one the objective scores). Per-token log-probs come from inference (`omnialign.models.generation.logprobs`),
+aligned with the tokens, position 0 set to zero.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-
-def token_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0) -> Tensor:
-    """Log-probability of each token given its prefix, aligned with `input_ids` (position 0 is 0).
-
-    Computed as `logit[target] - logsumexp(logits)` row by row, so no `[B, T, V]` log-softmax tensor is
-    materialised: for a 150k vocabulary that tensor is the largest allocation of a preference step.
-    """
-    shifted = logits[:, :-1, :]
-    if temperature != 1.0:
-        shifted = shifted / temperature
-    targets = input_ids[:, 1:]
-    picked = torch.gather(shifted, -1, targets.unsqueeze(-1)).squeeze(-1).float()
-    normaliser = torch.stack([torch.logsumexp(row.float(), dim=-1) for row in shifted])
-    out = torch.zeros(input_ids.shape, dtype=picked.dtype, device=logits.device)
-    out[:, 1:] = picked - normaliser
-    return out
-
-
-def masked_sum(values: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
-    return (values * mask).sum(dim=dim)
 
 
 def masked_mean(values: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
@@ -47,13 +25,6 @@ def masked_whiten(values: Tensor, mask: Tensor, shift_mean: bool = True, eps: fl
     var = masked_mean((values - mean) ** 2, mask)
     whitened = (values - mean) * torch.rsqrt(var + eps)
     return whitened if shift_mean else whitened + mean
-
-
-def sequence_logprobs(logits: Tensor, input_ids: Tensor, response_mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Sum of response-token log-probs per sequence, and the number of response tokens (for averaging)."""
-    per_token = token_logprobs(logits, input_ids)
-    mask = response_mask.to(per_token.dtype)
-    return masked_sum(per_token, mask), mask.sum(dim=-1)
 
 
 def pair_by_winner(values: Tensor, winner: Tensor) -> tuple[Tensor, Tensor]:

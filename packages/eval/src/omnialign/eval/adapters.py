@@ -11,18 +11,12 @@ import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-import torch
-
-from omnialign.data.collate import pad_sequences
-from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import MediaRef, Part
 from omnialign.eval.distributed import progress
 from omnialign.eval.items import MEDIA, EvalItem, Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.device import resolve_device
-
-# batch keys that describe padding or training targets, not model inputs
-_NOT_INPUTS = {"input_ids", "attention_mask", "response_mask", "position_ids"}
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
 
 
 class ModelAdapter(ABC):
@@ -34,7 +28,8 @@ class ModelAdapter(ABC):
 
 
 class LocalGenerator(ModelAdapter):
-    """Greedy generation with a local causal LM (text output)."""
+    """Greedy generation with a local causal LM (text output), through the shared inference code
+    (`omnialign.models.generation.text.TextGenerator`)."""
 
     def __init__(
         self,
@@ -52,37 +47,17 @@ class LocalGenerator(ModelAdapter):
             max_length: Longest prompt accepted, in tokens.
             device: `auto` (this process's GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
         """
-        self.processor = load_processor(backbone)
-        self.device = resolve_device(device)
-        self.model = load_causal_lm(backbone, self.processor).eval().to(self.device)
-        self.encoder = ChatEncoder(self.processor, max_length=max_length)
-        self.max_new_tokens = max_new_tokens
+        processor = load_processor(backbone)
+        model = load_causal_lm(backbone, processor).eval().to(resolve_device(device))
+        options = GenerationOptions(max_new_tokens=max_new_tokens, do_sample=False)
+        self.generator = TextGenerator(model, processor, options, max_length=max_length)
         self.batch_size = batch_size
 
-    @torch.no_grad()
     def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
-        tokenizer = self.encoder.tokenizer
         answers: list[Response] = []
         for start in progress(range(0, len(items), self.batch_size), "generate"):
-            chunk = items[start : start + self.batch_size]
-            batch = pad_sequences(
-                [self.encoder.encode_prompt(item.sample(root)) for item in chunk],
-                tokenizer.pad_token_id,
-                side="left",
-            )
-            batch = {key: value.to(self.device) for key, value in batch.items()}
-            media = {k: v for k, v in batch.items() if k not in _NOT_INPUTS}
-            output = self.model.generate(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                **media,
-            )
-            new = output[:, batch["input_ids"].shape[1] :]
-            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-            answers += [(Part.of_text(text),) for text in texts]
+            chunk = [item.sample(root) for item in items[start : start + self.batch_size]]
+            answers += [(Part.of_text(text),) for text in self.generator.generate(chunk, seed=0)]
         return answers
 
 

@@ -10,7 +10,6 @@ selection; `weak` answers everything in text and picks the least-voted one. Run
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,4 +135,6 @@ def write_eval_fixture(directory: str | Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(write_eval_fixture(sys.argv[1]))
+    from jsonargparse import CLI
+
+    print(CLI(write_eval_fixture))

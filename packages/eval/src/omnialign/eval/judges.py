@@ -40,6 +40,7 @@ from omnialign.eval.distributed import progress
 from omnialign.eval.items import Response
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.device import resolve_device
+from omnialign.models.generation.logprobs import response_token_logprobs
 from omnialign.models.score import ScoreModel
 
 RATING = re.compile(r"\[\[\s*(\d+)\s*\]\]")
@@ -158,10 +159,7 @@ class LocalModelJudge(Judge):
         sequences = [seq for r in requests for seq in self.encoder.encode_responses(self.judge_sample(r))]
         batch = pad_sequences(sequences, self.encoder.tokenizer.pad_token_id)
         batch = {key: value.to(self.device) for key, value in batch.items()}
-        inputs = {key: value for key, value in batch.items() if key != "response_mask"}
-        logits = self.model(**inputs).logits
-        logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
-        sequence = (logprobs * batch["response_mask"][:, 1:]).sum(-1).view(len(requests), self.scale)
+        sequence = response_token_logprobs(self.model, batch).sum(-1).view(len(requests), self.scale)
         ratings = torch.arange(1, self.scale + 1, dtype=sequence.dtype, device=sequence.device)
         expected = (sequence.softmax(-1) * ratings).sum(-1).tolist()
         return [Verdict((e - 1) / (self.scale - 1), f"expected rating {e:.3f}") for e in expected]
@@ -202,7 +200,7 @@ class RewardModelJudge(Judge):
         ]
 
     def _batch(self, requests: list[JudgeRequest]) -> list[Verdict]:
-        sequences = []
+        samples = []
         for request in requests:
             response = (
                 request.response
@@ -210,11 +208,10 @@ class RewardModelJudge(Judge):
                 else (Part.of_text(describe(request.response)),)
             )
             prompt = request.prompt if self.encoder.is_multimodal else _text_only(request.prompt)
-            sequences.append(self.encoder.encode(Sample(prompt=prompt.prompt, responses=(response,))))
-        batch = pad_sequences(sequences, self.encoder.tokenizer.pad_token_id)
-        batch = {key: value.to(self.device) for key, value in batch.items()}
-        inputs = {k: v for k, v in batch.items() if k not in ("response_mask", "attention_mask")}
-        scores = self.model.score(attention_mask=batch["attention_mask"], **inputs)[:, self.index]
+            samples.append(Sample(prompt=prompt.prompt, responses=(response,)))
+        scores = self.model.score_samples(samples, self.encoder, batch_size=len(samples))[
+            :, self.index
+        ]
         return [Verdict(float(s), f"score {float(s):.4f}") for s in scores]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import AutoModel, AutoModelForSequenceClassification, PreTrainedModel
 
-from omnialign.data.interleaved import RESPONSE_PART
+from omnialign.data.collate import LABEL_KEYS, pad_sequences
+from omnialign.data.encode import ChatEncoder
+from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
+from omnialign.data.sample import Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.backbone import DTYPES, BackboneOptions
 from omnialign.models.tiny import tiny_spec
@@ -155,6 +159,38 @@ class ScoreModel(nn.Module):
         """Scores `[B, heads]` for use downstream (RL, evaluation): normalised when a normaliser is set."""
         scores = self(attention_mask=attention_mask, **inputs).scores
         return self.normalizer(scores) if self.normalizer is not None else scores
+
+    @torch.no_grad()
+    def score_batch(self, batch: dict[str, Tensor], normalised: bool = True) -> Tensor:
+        """Float32 scores `[B, heads]` of an encoded batch (a collated or rollout batch: training targets
+        are ignored, an interleaved response's parts are read); raw logits when `normalised` is False."""
+        inputs = {
+            k: v for k, v in batch.items() if k not in LABEL_KEYS or k in (RESPONSE_PART, RESPONSE_PIXELS)
+        }
+        attention_mask = inputs.pop("attention_mask")
+        if normalised:
+            return self.score(attention_mask=attention_mask, **inputs).float()
+        return self(attention_mask=attention_mask, **inputs).scores.float()
+
+    @torch.no_grad()
+    def score_samples(
+        self, samples: Sequence[Sample], encoder: ChatEncoder, normalised: bool = True, batch_size: int = 8
+    ) -> Tensor:
+        """Float32 scores `[N, heads]` of each sample's first response, encoded by `encoder` (the model's
+        own processor: plain chat or interleaved) in batches of `batch_size` on the model's device.
+
+        The one scoring path for every caller that holds samples rather than a batch: RL scorers with their
+        own processor, prompt-refinement judges, evaluation judges."""
+        if not samples:
+            return torch.zeros(0, len(self.config.heads))
+        device = next(self.parameters()).device
+        tokenizer = encoder.tokenizer
+        scores = []
+        for start in range(0, len(samples), batch_size):
+            encoded = [encoder.encode(sample, 0) for sample in samples[start : start + batch_size]]
+            batch = pad_sequences(encoded, tokenizer.pad_token_id, side=tokenizer.padding_side)
+            scores.append(self.score_batch({k: v.to(device) for k, v in batch.items()}, normalised))
+        return torch.cat(scores)
 
     def sequence_classifier(self, pad_token_id: int | None) -> PreTrainedModel | None:
         """This model as transformers' `<Family>ForSequenceClassification` sharing its weights (no copy), or

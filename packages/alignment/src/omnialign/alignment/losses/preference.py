@@ -1,7 +1,8 @@
 """Direct preference objectives: the DPO family (DPO/cDPO, IPO, robust DPO, SimPO), ORPO and KTO.
 
 Inputs are per-sequence log-probabilities already gathered over the response tokens
-(`omnialign.alignment.ops.sequence_logprobs`), so every function here is a few elementwise tensor ops.
+(`omnialign.models.generation.logprobs`, summed per sequence by the module), so every function here is a
+few elementwise tensor ops.
 
 Conventions:
 - The reference-based variants take **log-ratios** `log π(y|x) - log π_ref(y|x)`, one per example, for the
@@ -11,7 +12,9 @@ Conventions:
   `rewards_* = β · log-ratio` (the implicit reward of Rafailov et al. 2023, §5), their margin, and
   accuracy = 1 where the chosen reward is strictly higher.
 - `PREFERENCE_LOSSES` maps a config string to the function together with what it must be fed: whether it
-  needs the reference model at all, and whether the log-probs must be length-averaged (summed otherwise).
+  needs the reference model at all, whether the log-probs must be length-averaged (summed otherwise), and
+  which hyperparameters besides β it takes. The table is the only list of names: the DPO module's `loss`
+  choices are derived from it, so a new paired loss is one function, one table row and its test.
 """
 
 from __future__ import annotations
@@ -111,13 +114,15 @@ class PreferenceLossSpec(NamedTuple):
     """False: pass the policy's log-probs themselves (the reference model need not be run)."""
     length_normalised: bool
     """True: log-probs averaged over response tokens; False: summed."""
+    options: tuple[str, ...] = ()
+    """Keyword hyperparameters besides `beta` (`label_smoothing`, `gamma`), as the function names them."""
 
 
 PREFERENCE_LOSSES: dict[str, PreferenceLossSpec] = {
-    "sigmoid": PreferenceLossSpec(dpo_loss, uses_reference=True, length_normalised=False),
+    "sigmoid": PreferenceLossSpec(dpo_loss, True, False, ("label_smoothing",)),
     "ipo": PreferenceLossSpec(ipo_loss, uses_reference=True, length_normalised=True),
-    "robust": PreferenceLossSpec(robust_dpo_loss, uses_reference=True, length_normalised=False),
-    "simpo": PreferenceLossSpec(simpo_loss, uses_reference=False, length_normalised=True),
+    "robust": PreferenceLossSpec(robust_dpo_loss, True, False, ("label_smoothing",)),
+    "simpo": PreferenceLossSpec(simpo_loss, False, True, ("gamma",)),
 }
 
 

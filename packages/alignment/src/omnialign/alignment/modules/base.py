@@ -13,9 +13,11 @@ from lightning.pytorch.cli import OptimizerCallable
 from transformers import PreTrainedModel
 
 from omnialign.alignment.optim import ScheduleOptions, build_schedule
-from omnialign.alignment.response_logprobs import response_parts, response_token_logprobs
 from omnialign.data.collate import per_sequence_sum
+from omnialign.data.datamodules.base import SampleDataModule
+from omnialign.data.datamodules.contract import BatchContract
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.logprobs import response_parts, response_token_logprobs
 
 
 def _adamw(params) -> torch.optim.Optimizer:
@@ -42,6 +44,16 @@ class AlignmentModule(LightningModule):
     def build_processor(self):
         """What the datamodule encodes with; objectives whose networks are not causal LMs override it."""
         return load_processor(self.backbone_options)
+
+    def datamodule(self) -> SampleDataModule | None:
+        """The fitted OmniAlign datamodule, or None (no trainer yet, or batches from plain dataloaders)."""
+        data = self._trainer.datamodule if self._trainer is not None else None
+        return data if isinstance(data, SampleDataModule) else None
+
+    def batch_contract(self) -> BatchContract:
+        """What the datamodule promises about its batches (no promises for plain dataloaders)."""
+        data = self.datamodule()
+        return data.contract() if data is not None else BatchContract()
 
     def announce_sharded_construction(self) -> None:
         """Under DeepSpeed ZeRO-3, register the engine config with transformers before any network is built.
@@ -94,6 +106,12 @@ class PolicyModule(AlignmentModule):
         if self.policy is None:
             self.announce_sharded_construction()
             self.policy = load_causal_lm(self.backbone_options, self.processor)
+
+    def load_starting_policy(self) -> torch.nn.Module:
+        """The backbone as training starts from it, without LoRA: what a frozen reference copies."""
+        return load_causal_lm(
+            BackboneOptions(**{**vars(self.backbone_options), "lora": None}), self.processor
+        )
 
     def response_logprobs(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed log-probs of each sequence's response tokens, and their count."""

@@ -26,12 +26,12 @@ from omnialign.alignment.losses.diffusion import diffusion_dpo_loss, diffusion_s
 from omnialign.alignment.modules.base import AlignmentModule, _adamw
 from omnialign.alignment.ops import pair_by_winner
 from omnialign.alignment.optim import ScheduleOptions
+from omnialign.alignment.reference import REFERENCE_PREFIX, ReferencePolicy, ReferenceSource, drop_rebuilt
 from omnialign.models.diffusion import Generator, GeneratorOptions, build_generator, load_tokenizer
 
 Objective = Literal["sft", "dpo"]
-ReferenceSource = Literal["frozen", "adapters"]
 # Weights rebuilt from the generator's source on load: kept out of Lightning checkpoints.
-REBUILT_PREFIXES = ("reference.", "generator.vae.", "generator.text_encoder.", "generator.vocoder.")
+REBUILT_PREFIXES = (REFERENCE_PREFIX, "generator.vae.", "generator.text_encoder.", "generator.vocoder.")
 
 
 class NoisedBatch(NamedTuple):
@@ -58,6 +58,7 @@ class DiffusionModule(AlignmentModule):
         objective: Objective = "dpo",
         beta: float = 2500.0,
         reference: ReferenceSource = "frozen",
+        reference_dtype: str | None = None,
         min_snr_gamma: float | None = None,
         val_seed: int = 0,
         optimizer: OptimizerCallable = _adamw,
@@ -70,16 +71,17 @@ class DiffusionModule(AlignmentModule):
             beta: Diffusion-DPO's β·T as one number (the reference script's `--beta_dpo 5000` is 2500 here).
             reference: `frozen` copy of the denoiser, or `adapters` (the denoiser with LoRA disabled; needs
                 `generator.lora`).
+            reference_dtype: Parameter dtype of a `frozen` reference denoiser (float32, bfloat16, float16);
+                None: the denoiser's own.
             min_snr_gamma: Min-SNR-γ weighting of the SFT loss (5 in the paper); None for plain MSE.
             val_seed: Seed of validation noise (batch `i` uses `val_seed + i`).
         """
         self.generator_options = generator or GeneratorOptions()
         super().__init__(optimizer=optimizer, schedule=schedule)
-        if reference == "adapters" and self.generator_options.lora is None:
-            raise ValueError("reference='adapters' needs generator.lora; or use reference='frozen'")
+        self.reference_policy = ReferencePolicy(reference, reference_dtype)
+        self.reference_policy.check(has_lora=self.generator_options.lora is not None)
         self.objective = objective
         self.beta = beta
-        self.reference_source = reference
         self.min_snr_gamma = min_snr_gamma
         self.val_seed = val_seed
         self.generator: Generator | None = None
@@ -94,8 +96,8 @@ class DiffusionModule(AlignmentModule):
         if self.generator is not None:
             return
         self.generator = build_generator(self.generator_options)
-        if self.objective == "dpo" and self.reference_source == "frozen":
-            self.reference = copy.deepcopy(self.generator.unet).eval().requires_grad_(False)
+        if self.objective == "dpo":
+            self.reference = self.reference_policy.frozen_copy(lambda: copy.deepcopy(self.generator.unet))
 
     # -- noising -------------------------------------------------------------------------------------
     def noised(
@@ -131,16 +133,9 @@ class DiffusionModule(AlignmentModule):
         prediction = unet(noised.noisy, noised.timesteps, **noised.condition).sample
         return per_example_mse(prediction, noised.target)
 
-    @torch.no_grad()
     def reference_errors(self, noised: NoisedBatch) -> Tensor:
-        if self.reference_source == "frozen":
-            return self.denoising_errors(self.reference, noised)
-        unet = self.generator.unet
-        unet.disable_adapters()
-        try:
-            return self.denoising_errors(unet, noised)
-        finally:
-            unet.enable_adapters()
+        with self.reference_policy.network(self.reference, self.generator.unet) as reference:
+            return self.denoising_errors(reference, noised)
 
     # -- objectives ----------------------------------------------------------------------------------
     def _sft_loss(self, batch: dict, rng: torch.Generator | None) -> tuple[Tensor, dict[str, Tensor]]:
@@ -190,9 +185,7 @@ class DiffusionModule(AlignmentModule):
 
     # -- checkpoints and export ----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(REBUILT_PREFIXES)]:
-            del state[key]
+        drop_rebuilt(checkpoint["state_dict"], REBUILT_PREFIXES)
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """A diffusers pipeline folder of the generator's class with the trained denoiser (LoRA fused)."""

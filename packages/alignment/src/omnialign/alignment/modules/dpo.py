@@ -16,7 +16,7 @@ already holds both). The reference log-probs come from one of three sources:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -24,26 +24,28 @@ from torch import Tensor
 from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, kto_loss, orpo_loss
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.ops import pair_by_winner
+from omnialign.alignment.reference import ReferencePolicy, ReferenceSource, drop_rebuilt
 from omnialign.data.collate import rotate_responses
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 
-ReferenceSource = Literal["frozen", "adapters", "precomputed"]
-REFERENCE_PREFIX = "reference."
 SPECIAL_LOSSES = ("orpo", "kto")  # losses with inputs other than the paired log-ratios
+DPOLoss = Literal[(*PREFERENCE_LOSSES, *SPECIAL_LOSSES)]  # type: ignore[valid-type]
+"""The `loss` choices: every row of the loss table, plus ORPO and KTO (derived, never listed by hand)."""
 
 
 class DPOModule(PolicyModule):
     def __init__(
         self,
         backbone: BackboneOptions | None = None,
-        loss: Literal["sigmoid", "ipo", "robust", "simpo", "orpo", "kto"] = "sigmoid",
+        loss: DPOLoss = "sigmoid",
         beta: float = 0.1,
         label_smoothing: float = 0.0,
         simpo_gamma: float = 0.5,
         orpo_lambda: float = 0.1,
         kto_desirable_weight: float = 1.0,
         kto_undesirable_weight: float = 1.0,
-        reference: ReferenceSource = "frozen",
+        reference: ReferenceSource | Literal["precomputed"] = "frozen",
+        reference_dtype: str | None = None,
         **kwargs,
     ) -> None:
         """
@@ -59,16 +61,18 @@ class DPOModule(PolicyModule):
             kto_undesirable_weight: KTO's λ_U (weight of undesirable examples).
             reference: Where reference log-probs come from (see the module docstring); `adapters` needs
                 `backbone.lora`.
+            reference_dtype: Parameter dtype of a `frozen` reference (float32, bfloat16, float16): it only
+                runs forwards, so bf16 halves its memory; None: the backbone's dtype.
         """
         super().__init__(backbone=backbone, **kwargs)
-        if loss not in (*PREFERENCE_LOSSES, *SPECIAL_LOSSES):
-            raise ValueError(f"unknown loss '{loss}'; choose from {[*PREFERENCE_LOSSES, *SPECIAL_LOSSES]}")
+        if loss not in get_args(DPOLoss):
+            raise ValueError(f"unknown loss '{loss}'; choose from {list(get_args(DPOLoss))}")
         if loss == "kto" and reference == "precomputed":
             raise ValueError("KTO scores mismatched pairs each step: use reference 'frozen' or 'adapters'")
-        if reference == "adapters" and self.backbone_options.lora is None:
-            raise ValueError(
-                "reference='adapters' needs LoRA: set backbone.lora, or use 'frozen'/'precomputed'"
-            )
+        self.reference_policy = ReferencePolicy(
+            "frozen" if reference == "precomputed" else reference, reference_dtype
+        )
+        self.reference_policy.check(has_lora=self.backbone_options.lora is not None)
         self.loss_name = loss
         self.beta = beta
         self.label_smoothing = label_smoothing
@@ -89,17 +93,16 @@ class DPOModule(PolicyModule):
 
     def configure_model(self) -> None:
         super().configure_model()
-        if self.needs_reference and self.reference_source == "frozen" and self.reference is None:
+        if self.needs_reference and self.reference_source != "precomputed" and self.reference is None:
             options = BackboneOptions(**{**vars(self.backbone_options), "lora": None})
-            self.reference = load_causal_lm(options, self.processor).eval().requires_grad_(False)
+            self.reference = self.reference_policy.frozen_copy(
+                lambda: load_causal_lm(options, self.processor)
+            )
 
     # -- reference log-probs -------------------------------------------------------------------------
-    @torch.no_grad()
     def _live_reference_logps(self, batch: dict) -> Tensor:
-        if self.reference_source == "frozen":
-            return self.response_logprobs(self.reference, batch)[0]
-        with self.policy.disable_adapter():
-            return self.response_logprobs(self.policy, batch)[0]
+        with self.reference_policy.network(self.reference, self.policy) as reference:
+            return self.response_logprobs(reference, batch)[0]
 
     def reference_logps(self, batch: dict, split: str) -> Tensor:
         """Summed reference log-probs `[2B]` in batch order."""
@@ -132,16 +135,16 @@ class DPOModule(PolicyModule):
     def on_fit_start(self) -> None:
         if not (self.needs_reference and self.reference_source == "precomputed"):
             return
-        data = self.trainer.datamodule
+        data = self.datamodule()
+        if data is None:
+            raise ValueError("reference='precomputed' needs an OmniAlign datamodule (a SampleDataModule)")
         for split in data.splits():
             if split not in self.reference_cache:  # a resumed run restores the cache from the checkpoint
                 loader = data.reference_dataloader(split, self.global_rank, self.trainer.world_size)
                 self.reference_cache[split] = self.precompute_reference(loader, data.num_samples(split))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
-            del state[key]
+        drop_rebuilt(checkpoint["state_dict"])
         if self.reference_cache:
             checkpoint["reference_cache"] = {k: v.cpu() for k, v in self.reference_cache.items()}
 
@@ -194,12 +197,8 @@ class DPOModule(PolicyModule):
             logp_w, logp_l = logp_w - ref_w, logp_l - ref_l
         if spec.length_normalised:
             logp_w, logp_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
-        kwargs = {"beta": self.beta}
-        if self.loss_name in ("sigmoid", "robust"):
-            kwargs["label_smoothing"] = self.label_smoothing
-        if self.loss_name == "simpo":
-            kwargs["gamma"] = self.simpo_gamma
-        out = spec.fn(logp_w, logp_l, **kwargs)
+        settings = {"label_smoothing": self.label_smoothing, "gamma": self.simpo_gamma}
+        out = spec.fn(logp_w, logp_l, beta=self.beta, **{name: settings[name] for name in spec.options})
         return out.losses.mean(), self._preference_metrics(out)
 
     @staticmethod

@@ -56,7 +56,8 @@ class ModerationModule(ScoreModelModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        expected = list(getattr(self.trainer.datamodule, "label_names", self.label_names))
+        declared = self.batch_contract().label_names
+        expected = list(declared) if declared is not None else self.label_names
         if expected != self.label_names:
             raise ValueError(f"the model's labels {self.label_names} must match the datamodule's {expected}")
 

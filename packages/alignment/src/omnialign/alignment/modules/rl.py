@@ -2,8 +2,9 @@
 family with manual optimisation.
 
 Each training batch is a batch of prompts (any input modality, `PromptDataModule`). One step:
-1. rollout: sample k responses per prompt with the policy (`rollout.RolloutBackend`), score them (`Scorer`:
-   reward and, for PPO-Lagrangian, cost), and compute the sampling log-probs and the reference's;
+1. rollout: sample k responses per prompt with the policy (a `GenerationBackend` of
+   `omnialign.models.generation`), score them (`Scorer`: reward and, for PPO-Lagrangian, cost), and compute
+   the sampling log-probs and the reference's (`omnialign.alignment.reference`);
 2. targets: advantages (GAE on critic values for PPO, group baselines for GRPO/RLOO) and value targets;
 3. `ppo_epochs` passes over the rollout in `mini_batches` mini-batches of whole tiles (see
    `rollout.generation`), each an optimiser step of the clipped policy loss (+ the critics' clipped value
@@ -40,22 +41,20 @@ from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.modules.critic import build_critic
 from omnialign.alignment.ops import masked_mean, masked_whiten
 from omnialign.alignment.optim import build_schedule
-from omnialign.alignment.response_logprobs import response_token_logprobs
-from omnialign.alignment.rollout.generation import (
+from omnialign.alignment.reference import ReferencePolicy, ReferenceSource, drop_rebuilt
+from omnialign.alignment.rollout import Rollout, build_rollout
+from omnialign.alignment.rollout.generation import tile
+from omnialign.alignment.rollout.scoring import Scorer
+from omnialign.data.datamodules import PromptDataModule, SFTDataModule
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
+from omnialign.models.generation.logprobs import response_token_logprobs
+from omnialign.models.generation.text import (
+    GenerationBackend,
     GenerationOptions,
     HFGenerateBackend,
-    Rollout,
-    RolloutBackend,
     SpecialIds,
-    build_rollout,
-    tile,
 )
-from omnialign.alignment.rollout.scoring import Scorer
-from omnialign.data.datamodules import SFTDataModule
-from omnialign.models.backbone import DTYPES, BackboneOptions, load_causal_lm, tokenizer_of
 
-ReferenceSource = Literal["frozen", "adapters"]
-REFERENCE_PREFIX = "reference."
 NOT_HYPERPARAMETERS = ["optimizer", "critic_optimizer", "reward", "cost", "backend", "ptx_data"]
 
 
@@ -76,16 +75,6 @@ class Experience:
         return self.rollout.batch["response_mask"].float()
 
 
-def _check_reference(source: ReferenceSource, dtype: str | None, backbone: BackboneOptions) -> None:
-    if source == "adapters" and backbone.lora is None:
-        raise ValueError("reference='adapters' needs LoRA: set backbone.lora, or use 'frozen'")
-    if dtype is not None and (source != "frozen" or dtype not in DTYPES):
-        raise ValueError(
-            f"reference_dtype must be one of {sorted(DTYPES)} and needs reference='frozen' (the 'adapters' "
-            f"reference is the policy itself); got '{dtype}' with reference='{source}'"
-        )
-
-
 class OnlineRLModule(PolicyModule):
     """Rollout, reference log-probs and the PPO-epoch loop; subclasses define targets and the loss."""
 
@@ -94,7 +83,7 @@ class OnlineRLModule(PolicyModule):
         reward: Scorer,
         backbone: BackboneOptions | None = None,
         generation: GenerationOptions | None = None,
-        backend: RolloutBackend | None = None,
+        backend: GenerationBackend | None = None,
         samples_per_prompt: int = 4,
         kl_coef: float = 0.05,
         kl_estimator: Literal["k1", "k2", "k3"] = "k1",
@@ -137,7 +126,8 @@ class OnlineRLModule(PolicyModule):
             raise ValueError(
                 f"mini_batches ({mini_batches}) must divide samples_per_prompt ({samples_per_prompt})"
             )
-        _check_reference(reference, reference_dtype, self.backbone_options)
+        self.reference_policy = ReferencePolicy(reference, reference_dtype)
+        self.reference_policy.check(has_lora=self.backbone_options.lora is not None)
         self.automatic_optimization = False
         self.scorers: dict[str, Scorer] = {"reward": reward}
         self.generation = generation or GenerationOptions()
@@ -145,8 +135,6 @@ class OnlineRLModule(PolicyModule):
         self.samples_per_prompt = samples_per_prompt
         self.kl_coef = kl_coef
         self.kl = KL_ESTIMATORS[kl_estimator]
-        self.reference_source = reference
-        self.reference_dtype = reference_dtype or self.backbone_options.dtype
         self.reference: nn.Module | None = None
         self.clip = (clip_eps, clip_eps_high)
         self.ppo_epochs = ppo_epochs
@@ -162,11 +150,11 @@ class OnlineRLModule(PolicyModule):
     # -- networks --------------------------------------------------------------------------------------
     def configure_model(self) -> None:
         super().configure_model()
-        if self.kl_coef > 0 and self.reference_source == "frozen" and self.reference is None:
-            options = BackboneOptions(
-                **{**vars(self.backbone_options), "lora": None, "dtype": self.reference_dtype}
+        if self.kl_coef > 0 and self.reference is None:
+            options = BackboneOptions(**{**vars(self.backbone_options), "lora": None})
+            self.reference = self.reference_policy.frozen_copy(
+                lambda: load_causal_lm(options, self.processor)
             )
-            self.reference = load_causal_lm(options, self.processor).eval().requires_grad_(False)
 
     def trained_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups, one optimiser each: the policy's (subclasses add the critics')."""
@@ -184,9 +172,7 @@ class OnlineRLModule(PolicyModule):
         return optimizers, [build_schedule(o, self.schedule, updates) for o in optimizers]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
-            del state[key]
+        drop_rebuilt(checkpoint["state_dict"])
 
     # -- PTX ----------------------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
@@ -218,14 +204,12 @@ class OnlineRLModule(PolicyModule):
     def _reference_log_probs(self, rollout: Rollout) -> Tensor | None:
         if self.kl_coef == 0:
             return None
-        if self.reference_source == "frozen":
-            return self._by_mini_batch(rollout, lambda b: self._log_probs(self.reference, b))
-        with self.policy.disable_adapter():
-            return self._by_mini_batch(rollout, lambda b: self._log_probs(self.policy, b))
+        with self.reference_policy.network(self.reference, self.policy) as reference:
+            return self._by_mini_batch(rollout, lambda b: self._log_probs(reference, b))
 
     def _samples(self, prompts: dict) -> list | None:
-        data = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        if data is None or not hasattr(data, "sample"):
+        data = self.datamodule()
+        if not isinstance(data, PromptDataModule):
             return None
         return [
             data.sample("train", i) for i in prompts["targets"]["index"].tolist()

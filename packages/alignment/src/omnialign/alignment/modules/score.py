@@ -69,7 +69,7 @@ class ScoreModelModule(AlignmentModule):
         return self.model(**model_inputs(batch), **response_image_inputs(batch))
 
     def on_fit_start(self) -> None:
-        if getattr(self.trainer.datamodule, "packing", False):
+        if self.batch_contract().packed:
             raise ValueError(
                 "score models read each sequence's last real token from padded batches; set packing: false"
             )
@@ -142,7 +142,7 @@ class ScoreModule(ScoreModelModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        expected = getattr(self.trainer.datamodule, "head_dimensions", None)
+        expected = self.batch_contract().head_dimensions
         if self.dimension_heads is not None and list(expected or []) != list(self.dimension_heads):
             raise ValueError(
                 f"the model's heads {self.dimension_heads} must match the datamodule's head_dimensions "

@@ -1,24 +1,8 @@
-"""Rollouts for online RL: sampling k responses per prompt (HF `generate`, or vLLM behind the same interface)
-and scoring them with reward/cost models or rules."""
+"""Rollouts for online RL: k sampled responses per prompt as one training-ready batch (`Rollout`), scored by
+reward/cost models or rules (`Scorer`). Sampling itself is inference (`omnialign.models.generation`: HF
+`generate` or vLLM behind one `GenerationBackend` interface)."""
 
-from omnialign.alignment.rollout.generation import (
-    GenerationOptions,
-    HFGenerateBackend,
-    Rollout,
-    RolloutBackend,
-    build_rollout,
-)
+from omnialign.alignment.rollout.generation import Rollout, build_rollout
 from omnialign.alignment.rollout.scoring import KeywordScorer, ScoreModelScorer, Scorer
-from omnialign.alignment.rollout.vllm_engine import VLLMBackend
 
-__all__ = [
-    "GenerationOptions",
-    "HFGenerateBackend",
-    "KeywordScorer",
-    "Rollout",
-    "RolloutBackend",
-    "ScoreModelScorer",
-    "Scorer",
-    "VLLMBackend",
-    "build_rollout",
-]
+__all__ = ["KeywordScorer", "Rollout", "ScoreModelScorer", "Scorer", "build_rollout"]

@@ -7,46 +7,27 @@ features) are concatenated in row order, so a tile's media are exactly one copy 
 That makes every tile, and every set of tiles, a valid batch without knowing how a processor lays out its
 media, which is how the PPO epochs split a rollout into mini-batches for any input modality.
 
-The backend only turns prompts into token ids; everything after (masks, positions, media) is shared, so a
-vLLM engine (`rollout.vllm_engine`) and HF `generate` give identical batches.
+Sampling itself is inference and lives below the objectives (`omnialign.models.generation`): a
+`GenerationBackend` only turns prompts into token ids; everything after (masks, positions, media) is built
+here, so a vLLM engine and HF `generate` give identical batches.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from omnialign.alignment.rollout.sharding import needs_synced_generation
 from omnialign.data.collate import model_inputs
 from omnialign.data.encode import PER_TOKEN_KEYS
 from omnialign.data.sample import Sample
+from omnialign.models.generation.text import response_mask_of
 
 ROW_KEYS = frozenset({"input_ids", "attention_mask", "position_ids", "response_mask"}) | PER_TOKEN_KEYS
 """Batch keys with one row per sequence; every other model input is a media tensor (see the module doc)."""
-
-
-@dataclass
-class GenerationOptions:
-    """How responses are sampled. Defaults sample from the policy's own distribution (no top-k/top-p), which
-    PPO's importance ratios assume."""
-
-    max_new_tokens: int = 64
-    """Longest response; a response that reaches it without an end-of-turn is scored as it is."""
-    temperature: float = 1.0
-    """Sampling temperature; log-probs for the update use the same one."""
-    top_p: float = 1.0
-    """Nucleus sampling mass (1.0: off)."""
-    top_k: int = 0
-    """Top-k sampling (0: off)."""
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1 or self.temperature <= 0:
-            raise ValueError("max_new_tokens must be >= 1 and temperature > 0")
 
 
 def split_media(batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -59,83 +40,6 @@ def split_media(batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, 
 def tile(batch: dict[str, Tensor], k: int) -> dict[str, Tensor]:
     """The prompt batch repeated k times as whole tiles (rows and media alike)."""
     return {key: torch.cat([value] * k) for key, value in model_inputs(batch).items()}
-
-
-@dataclass(frozen=True)
-class SpecialIds:
-    """The token ids generation must know: end of turn, padding, and the ids a response may never contain."""
-
-    eos: int
-    pad: int
-    suppressed: list[int]
-    """Every special token but end-of-turn: chat markers and media placeholders. A sampled `<|image_pad|>`
-    would make the next forward expect image features that are not there, and a reply has no use for a
-    turn marker. Sampling renormalises over the rest; PPO's ratios compare the same (unsuppressed) log-probs
-    of the sampled tokens before and after an update, so they stay consistent."""
-
-    @staticmethod
-    def of(tokenizer) -> SpecialIds:
-        eos = tokenizer.eos_token_id
-        special = [i for i, token in tokenizer.added_tokens_decoder.items() if token.special and i != eos]
-        return SpecialIds(eos, tokenizer.pad_token_id, sorted(special))
-
-
-class RolloutBackend(ABC):
-    """Samples response token ids for a tiled prompt batch."""
-
-    @abstractmethod
-    def generate(
-        self,
-        model: nn.Module,
-        prompts: dict[str, Tensor],
-        options: GenerationOptions,
-        tokens: SpecialIds,
-        samples: Sequence[Sample] | None = None,
-    ) -> Tensor:
-        """`[N, G]` response ids, `G <= max_new_tokens`, never one of `tokens.suppressed`; anything after a
-        row's first `tokens.eos` is ignored. `samples` (the prompt sample of each row) serve engines that take
-        raw media instead of the batch's media tensors."""
-
-
-class HFGenerateBackend(RolloutBackend):
-    """transformers' `generate`, with the policy being trained (no weight copy, works on CPU).
-
-    Under ZeRO-3 or FSDP with several ranks every rank keeps stepping until all are done (`synced_gpus`):
-    each forward gathers sharded weights collectively, so a rank that stopped early would hang the others.
-    """
-
-    @torch.no_grad()
-    def generate(
-        self,
-        model: nn.Module,
-        prompts: dict[str, Tensor],
-        options: GenerationOptions,
-        tokens: SpecialIds,
-        samples: Sequence[Sample] | None = None,
-    ) -> Tensor:
-        # generate derives positions from the attention mask (left padding included) and extends them itself
-        inputs = {key: value for key, value in prompts.items() if key != "position_ids"}
-        width = inputs["input_ids"].shape[1]
-        out = model.generate(
-            **inputs,
-            do_sample=True,
-            max_new_tokens=options.max_new_tokens,
-            temperature=options.temperature,
-            top_p=options.top_p,
-            top_k=options.top_k,
-            eos_token_id=tokens.eos,
-            pad_token_id=tokens.pad,
-            suppress_tokens=tokens.suppressed or None,
-            use_cache=True,
-            synced_gpus=needs_synced_generation(model),
-        )
-        return out[:, width:]
-
-
-def response_mask_of(generated: Tensor, eos_id: int) -> Tensor:
-    """1 on each generated token up to and including the first `eos_id`, 0 after it."""
-    is_eos = (generated == eos_id).long()
-    return ((is_eos.cumsum(-1) - is_eos) == 0).long()
 
 
 @dataclass

@@ -8,7 +8,6 @@ decoded response, so a reward model may use another tokenizer, chat template or 
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -16,10 +15,10 @@ import torch
 from torch import Tensor
 
 from omnialign.alignment.rollout.generation import Rollout
-from omnialign.data.collate import model_inputs, pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Part, Sample
 from omnialign.models.backbone import DTYPES, BackboneOptions, load_processor, tokenizer_of
+from omnialign.models.generation.keyword import KeywordRule
 from omnialign.models.score import ScoreConfig, ScoreModel, build_score_model
 
 
@@ -36,7 +35,7 @@ class Scorer(ABC):
 
 
 class KeywordScorer(Scorer):
-    """`weight` × the number of times a regular expression matches the response text (optionally capped).
+    """A `KeywordRule` on each decoded response (`omnialign.models.generation.keyword`).
 
     With a cost scorer on another pattern this is the toy Safe-RLHF task: reward one behaviour, bound another.
     """
@@ -48,19 +47,14 @@ class KeywordScorer(Scorer):
             weight: Score per match.
             max_count: Count at most this many matches (None: no cap).
         """
-        self.pattern = re.compile(pattern)
-        self.weight = weight
-        self.max_count = max_count
+        self.rule = KeywordRule(pattern, weight, max_count)
         self.device = torch.device("cpu")
 
     def prepare(self, policy_processor: Any, device: torch.device) -> None:
         self.device = device
 
     def score(self, rollout: Rollout) -> Tensor:
-        counts = [len(self.pattern.findall(text)) for text in rollout.responses]
-        if self.max_count is not None:
-            counts = [min(c, self.max_count) for c in counts]
-        return self.weight * torch.tensor(counts, dtype=torch.float32, device=self.device)
+        return torch.tensor(self.rule.scores(rollout.responses), dtype=torch.float32, device=self.device)
 
 
 def same_processor(a: Any, b: Any) -> bool:
@@ -130,26 +124,23 @@ class ScoreModelScorer(Scorer):
             self._build(policy_processor)
         self.model.to(device)
 
-    def _batch(self, rollout: Rollout) -> dict[str, Tensor]:
+    def score(self, rollout: Rollout) -> Tensor:
+        model = self.model
         if self.encoder is None:
-            return rollout.batch
+            scores = model.score_batch(rollout.batch, self.normalised)
+        else:
+            scores = model.score_samples(
+                self._samples(rollout), self.encoder, self.normalised, len(rollout.responses)
+            )
+        index = model.head_index(self.head) if self.head is not None else 0
+        return scores[:, index]
+
+    @staticmethod
+    def _samples(rollout: Rollout) -> list[Sample]:
+        """Each row's prompt with its decoded response, for a scorer that encodes with its own processor."""
         if rollout.samples is None:
             raise ValueError("re-encoding for a scorer with its own processor needs the rollout's samples")
-        sequences = [
-            self.encoder.encode(Sample(sample.prompt, responses=((Part.of_text(text),),)))
+        return [
+            Sample(sample.prompt, responses=((Part.of_text(text),),))
             for sample, text in zip(rollout.samples, rollout.responses, strict=True)
         ]
-        device = rollout.batch["input_ids"].device
-        tokenizer = self.encoder.tokenizer
-        padded = pad_sequences(sequences, tokenizer.pad_token_id, side=tokenizer.padding_side)
-        return {key: value.to(device) for key, value in padded.items()}
-
-    @torch.no_grad()
-    def score(self, rollout: Rollout) -> Tensor:
-        inputs = model_inputs(self._batch(rollout))
-        attention_mask = inputs.pop("attention_mask")
-        model = self.model
-        raw = model.score if self.normalised else (lambda **kw: model(**kw).scores)
-        scores = raw(attention_mask=attention_mask, **inputs)
-        index = model.head_index(self.head) if self.head is not None else 0
-        return scores[:, index].float()

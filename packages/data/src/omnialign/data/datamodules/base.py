@@ -18,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from omnialign.data.collate import pack_sequences, pad_sequences
+from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.encode import ChatEncoder, EncodedSequence
 from omnialign.data.interleaved import encoder_for
 from omnialign.data.records import load_samples
@@ -182,6 +183,10 @@ class SampleDataModule(LightningDataModule):
             self._load("train", self.train_files)
         if self.val_files and stage in ("fit", "validate"):
             self._load("val", self.val_files)
+
+    def contract(self) -> BatchContract:
+        """What the batches promise the objective (subclasses add their target layouts)."""
+        return BatchContract(packed=self.packing)
 
     def splits(self) -> list[str]:
         return [split for split in ("train", "val") if split in self._samples]

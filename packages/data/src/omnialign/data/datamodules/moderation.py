@@ -11,12 +11,13 @@ objectives and metrics ignore it rather than read it as "not harmful".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
 
 from omnialign.data.datamodules.base import SampleDataModule
+from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.datamodules.preference import UNLABELLED, media_as_input
 from omnialign.data.encode import EncodedSequence
 from omnialign.data.records.safesora import HARM_LABELS
@@ -75,6 +76,9 @@ class ModerationDataModule(SampleDataModule):
         super().__init__(*args, **kwargs)
         self.schema = schema
         self.inputs = inputs
+
+    def contract(self) -> BatchContract:
+        return replace(super().contract(), label_names=tuple(self.label_names))
 
     def _labels(self, sample: Sample) -> torch.Tensor:
         if self.inputs == "prompt":

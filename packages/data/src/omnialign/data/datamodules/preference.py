@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from omnialign.data.datamodules.base import SampleDataModule
+from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.encode import EncodedSequence
 from omnialign.data.interleaved import writes_images
 from omnialign.data.sample import LabelKey, Message, Sample
@@ -91,6 +92,10 @@ class PreferenceDataModule(SampleDataModule):
 
     def load_options(self) -> dict[str, Any]:
         return {"dimension": self.dimension}
+
+    def contract(self) -> BatchContract:
+        dimensions = tuple(self.head_dimensions) if self.head_dimensions else None
+        return replace(super().contract(), head_dimensions=dimensions)
 
     def _targets(self, sample: Sample, index: int) -> dict[str, torch.Tensor]:
         labels = sample.labels

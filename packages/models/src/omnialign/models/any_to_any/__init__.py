@@ -9,6 +9,7 @@ and close an image. Objectives stay family-agnostic: they ask the adapter for pe
 text tokens and image codes alike.
 """
 
-from omnialign.models.any_to_any.adapter import AnyToAnyAdapter, ImageMarkers, adapter_for
+from omnialign.models.any_to_any.adapter import AnyToAnyAdapter, adapter_for
+from omnialign.models.any_to_any.common import ImageMarkers
 
 __all__ = ["AnyToAnyAdapter", "ImageMarkers", "adapter_for"]

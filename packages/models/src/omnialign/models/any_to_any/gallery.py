@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from omnialign.data.sample import MediaRef, Message, Part, Sample
-from omnialign.models.any_to_any.generation import Answer, InterleavedGenerator
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 from omnialign.models.device import resolve_device
+from omnialign.models.generation.interleaved import Answer, InterleavedGenerator
 
 PAGE = "index.html"
 

@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from transformers import GenerationConfig
 
 from omnialign.data.interleaved import RESPONSE_PIXELS
-from omnialign.models.any_to_any.adapter import base_model, body_of, pick, response_images
 from omnialign.models.any_to_any.code_cache import CodeCache
+from omnialign.models.any_to_any.common import base_model, body_of, pick, response_images
 
 
 class JanusAdapter:

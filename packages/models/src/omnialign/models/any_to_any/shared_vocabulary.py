@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 from omnialign.data.collate import model_inputs
 from omnialign.data.interleaved import RESPONSE_PIXELS
-from omnialign.models.any_to_any.adapter import ImageMarkers, base_model, body_of, pick, response_images
 from omnialign.models.any_to_any.code_cache import CodeCache
+from omnialign.models.any_to_any.common import ImageMarkers, base_model, body_of, pick, response_images
 
 
 class ImageCodec(Protocol):

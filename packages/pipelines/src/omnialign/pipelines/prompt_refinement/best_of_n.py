@@ -22,15 +22,15 @@ from typing import Any
 from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
-from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.prompt_refinement.judges import Judge
-from omnialign.alignment.prompt_refinement.judging import Judged, check_judge, judge_rewrites
-from omnialign.alignment.prompt_refinement.prompts import UserPrompt
-from omnialign.alignment.prompt_refinement.refiner import Refiner, refinement_request
-from omnialign.alignment.prompt_refinement.selection import Selection, select_best_worst
 from omnialign.data.journal import RowJournal, StageReport, batch_seed
 from omnialign.data.records.rows import MediaWriter, preference_row, sft_row
 from omnialign.data.sample import Part
+from omnialign.models.generation.media import MediaGenerator
+from omnialign.pipelines.prompt_refinement.candidates import Judged, check_judge, judge_rewrites
+from omnialign.pipelines.prompt_refinement.judges import RewriteJudge
+from omnialign.pipelines.prompt_refinement.prompts import UserPrompt
+from omnialign.pipelines.prompt_refinement.refiner import Refiner, refinement_request
+from omnialign.pipelines.prompt_refinement.selection import Selection, select_best_worst
 
 SFT_FILE, PREFERENCE_FILE, SKIPPED_FILE = "sft.jsonl", "preference.jsonl", "skipped.jsonl"
 JOURNALS = (SFT_FILE, PREFERENCE_FILE, SKIPPED_FILE)
@@ -46,7 +46,7 @@ class BestOfNWriter:
     def __init__(
         self,
         refiner: Refiner,
-        judge: Judge,
+        judge: RewriteJudge,
         output_dir: str | Path,
         generator: MediaGenerator | None = None,
         num_candidates: int = 4,

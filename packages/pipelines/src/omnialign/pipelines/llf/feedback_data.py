@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omnialign.alignment.llf.templates import critique_request, feedback_text
 from omnialign.data.records.rows import MediaWriter, sft_row
 from omnialign.data.sample import Part, Sample
+from omnialign.pipelines.llf.templates import critique_request, feedback_text
 
 
 @dataclass

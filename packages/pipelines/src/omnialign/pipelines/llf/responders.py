@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from omnialign.alignment.llf.templates import prompt_refine_request, refine_request
-from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.media_writing import save_image
 from omnialign.data.sample import MediaRef, Part, Sample
-from omnialign.models.any_to_any.generation import InterleavedGenerator
+from omnialign.models.generation.interleaved import InterleavedGenerator
+from omnialign.models.generation.media import MediaGenerator
+from omnialign.models.generation.text import TextGenerator
+from omnialign.pipelines.llf.templates import prompt_refine_request, refine_request
 
 Response = tuple[Part, ...]
 CRITIQUE_SEED_OFFSET = 1

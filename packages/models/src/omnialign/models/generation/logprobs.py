@@ -1,4 +1,5 @@
-"""Log-probs of response tokens under a causal LM, computing the LM head only where it is needed.
+"""Log-probs of response tokens under a causal LM: the one function every objective, pipeline and judge uses
+(`response_token_logprobs`), computing the LM head only where it is needed.
 
 The vocabulary projection is the largest matmul of a small model's step and its `[B, T, V]` output the
 largest tensor; for preference and SFT objectives only positions that predict a response token matter. So the
@@ -12,13 +13,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from omnialign.alignment.ops import token_logprobs
 from omnialign.data.collate import model_inputs
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
 _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+
+
+def token_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0) -> Tensor:
+    """Log-probability of each token given its prefix, aligned with `input_ids` (position 0 is 0).
+
+    Computed as `logit[target] - logsumexp(logits)` row by row, so no `[B, T, V]` log-softmax tensor is
+    materialised: for a 150k vocabulary that tensor is the largest allocation of a preference step.
+    """
+    shifted = logits[:, :-1, :]
+    if temperature != 1.0:
+        shifted = shifted / temperature
+    targets = input_ids[:, 1:]
+    picked = torch.gather(shifted, -1, targets.unsqueeze(-1)).squeeze(-1).float()
+    normaliser = torch.stack([torch.logsumexp(row.float(), dim=-1) for row in shifted])
+    out = torch.zeros(input_ids.shape, dtype=picked.dtype, device=logits.device)
+    out[:, 1:] = picked - normaliser
+    return out
 
 
 def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:

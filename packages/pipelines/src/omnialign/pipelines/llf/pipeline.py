@@ -6,16 +6,16 @@
     <training>      train app on the pairs     → <workdir>/<name>/                          (DPO, RM, ...)
 
 Stages run in that order; `stages` picks a subset, and every stage reads its inputs from the folder, so a
-stage can be rerun alone. Training stages are ordinary train-app runs (`apps/train.py fit --config ...`) with
-their data files and run folder pointed into the working folder, so every objective, strategy and overlay
-the train app knows applies unchanged (LLF+DPO, or a reward model on the pairs and then PPO: LLF+RLHF).
+stage can be rerun alone. Training stages are ordinary train-app runs through the training Python API
+(`omnialign.alignment.training.fit`, the same as `apps/train.py fit --config ...`) with their data files and
+run folder pointed into the working folder, so every objective, strategy and overlay the train app knows
+applies unchanged (LLF+DPO, or a reward model on the pairs and then PPO: LLF+RLHF).
 The synthesis stage resumes by prompt id (see `synthesis.py`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,19 @@ from typing import Any
 import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_info
 
-from omnialign.alignment.llf.config import (
+from omnialign.alignment.training import fit
+from omnialign.data.journal import StageReport
+from omnialign.data.records.rows import MediaWriter
+from omnialign.models.backbone import BackboneOptions
+from omnialign.pipelines.llf.config import (
     FeedbackDataStage,
     LLFPipeline,
     SynthesisStage,
     TrainStage,
 )
-from omnialign.alignment.llf.feedback_data import feedback_records, write_jsonl
-from omnialign.alignment.llf.loading import process_group, responder, text_generator
-from omnialign.alignment.llf.synthesis import PairSynthesizer
-from omnialign.data.journal import StageReport
-from omnialign.data.records.rows import MediaWriter
-from omnialign.models.backbone import BackboneOptions
+from omnialign.pipelines.llf.feedback_data import feedback_records, write_jsonl
+from omnialign.pipelines.llf.loading import process_group, responder, text_generator
+from omnialign.pipelines.llf.synthesis import PairSynthesizer
 
 
 def run_feedback_data(pipeline: LLFPipeline, stage: FeedbackDataStage) -> None:
@@ -52,34 +53,38 @@ def run_feedback_data(pipeline: LLFPipeline, stage: FeedbackDataStage) -> None:
         rank_zero_info(f"[{split}] {report.summary()} → {target}")
 
 
-def train_args(stage: TrainStage, run_dir: Path, train_files: list[Path], extra: list[str]) -> list[str]:
-    """The train-app command line of a stage: its configs, then the pipeline's paths, then its own args."""
-    args = ["fit"]
-    for config in stage.config:
-        args += ["--config", config]
-    args += [f"--trainer.default_root_dir={run_dir}"]
+def _with_workdir(value: Any, workdir: Path) -> Any:
+    """`{workdir}` in string values (nested lists too) → the working folder."""
+    if isinstance(value, str):
+        return value.replace("{workdir}", str(workdir))
+    if isinstance(value, list):
+        return [_with_workdir(item, workdir) for item in value]
+    return value
+
+
+def train_overrides(
+    stage: TrainStage, run_dir: Path, train_files: list[Path], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """A stage's settings over its configs: the pipeline's paths, then the pipeline's extras, then the
+    stage's own overrides (which win, as a later `--config` layer would)."""
+    overrides: dict[str, Any] = {"trainer.default_root_dir": str(run_dir)}
     if train_files:
-        args += [f"--data.init_args.train_files=[{', '.join(str(f) for f in train_files)}]"]
-    args += extra
-    return args + [arg.replace("{workdir}", str(run_dir.parent)) for arg in stage.args]
+        overrides["data.init_args.train_files"] = [str(f) for f in train_files]
+    overrides |= extra
+    return overrides | {key: _with_workdir(value, run_dir.parent) for key, value in stage.overrides.items()}
 
 
-def run_training(args: list[str]) -> None:
-    """The train app, in-process, on exactly `args` (not on this app's own command line)."""
-    from omnialign.alignment.cli import main
-
-    rank_zero_info("train app: " + " ".join(args))
-    program, sys.argv = sys.argv, sys.argv[:1]
-    try:
-        main(args)
-    finally:
-        sys.argv = program
+def run_training(stage: TrainStage, overrides: dict[str, Any]) -> None:
+    """The train app's `fit`, in-process, through the training Python API."""
+    rank_zero_info(f"training: {stage.config} with {overrides}")
+    fit(stage.config, overrides)
 
 
 def run_feedback_sft(pipeline: LLFPipeline, stage: TrainStage) -> None:
     val = pipeline.feedback_file("val")
-    extra = [f"--data.init_args.val_files=[{val}]"] if val.exists() else []
-    run_training(train_args(stage, pipeline.root / "feedback_sft", [pipeline.feedback_file("train")], extra))
+    extra: dict[str, Any] = {"data.init_args.val_files": [str(val)]} if val.exists() else {}
+    train_files = [pipeline.feedback_file("train")]
+    run_training(stage, train_overrides(stage, pipeline.root / "feedback_sft", train_files, extra))
 
 
 def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
@@ -125,12 +130,12 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
 
 def run_pair_training(pipeline: LLFPipeline, name: str, stage: TrainStage) -> None:
     if not stage.on_pairs:
-        run_training(train_args(stage, pipeline.root / name, [], []))
+        run_training(stage, train_overrides(stage, pipeline.root / name, [], {}))
         return
     if not pipeline.pairs_file.exists():
         raise FileNotFoundError(f"{pipeline.pairs_file}: run the synthesis stage first")
-    extra = ["--data.init_args.schema=preference"]
-    run_training(train_args(stage, pipeline.root / name, [pipeline.pairs_file], extra))
+    extra = {"data.init_args.schema": "preference"}
+    run_training(stage, train_overrides(stage, pipeline.root / name, [pipeline.pairs_file], extra))
 
 
 def run_pipeline(pipeline: LLFPipeline, stages: list[str] | None = None) -> None:

@@ -13,7 +13,6 @@ written provenance shows why a rewrite won.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
@@ -21,12 +20,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from omnialign.data.collate import model_inputs, pad_sequences
 from omnialign.data.datamodules.preference import media_as_input
 from omnialign.data.interleaved import encoder_for
 from omnialign.data.media import load_video
 from omnialign.data.sample import MediaRef, Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, load_processor
+from omnialign.models.generation.keyword import KeywordRule
 from omnialign.models.score import ScoreModel
 
 SCORE = "score"
@@ -48,8 +47,9 @@ class Candidates:
             raise ValueError(f"prompts, rewrites and media must have one entry per candidate, got {lengths}")
 
 
-class Judge(ABC):
-    """Scores candidates; frozen, never trained by the refiner's objectives."""
+class RewriteJudge(ABC):
+    """Scores rewrite candidates (prompt, rewrite, video); frozen, never trained by the refiner's objectives.
+    Not `omnialign.eval.judges.Judge`, which rates a model's answers for evaluation."""
 
     needs_media: bool = True
     """Whether `score` reads the videos (a stage without a generator can only use judges that do not)."""
@@ -71,8 +71,8 @@ class Judge(ABC):
         return candidates.media
 
 
-class KeywordJudge(Judge):
-    """`weight` × the number of matches of a regular expression in the rewrite (optionally capped)."""
+class KeywordJudge(RewriteJudge):
+    """A `KeywordRule` on each rewrite (`omnialign.models.generation.keyword`)."""
 
     needs_media = False
 
@@ -83,21 +83,16 @@ class KeywordJudge(Judge):
             weight: Score per match.
             max_count: Count at most this many matches (None: no cap).
         """
-        self.pattern = re.compile(pattern)
-        self.weight = weight
-        self.max_count = max_count
+        self.rule = KeywordRule(pattern, weight, max_count)
 
     def score(self, candidates: Candidates) -> Scores:
-        counts = [len(self.pattern.findall(text)) for text in candidates.rewrites]
-        if self.max_count is not None:
-            counts = [min(c, self.max_count) for c in counts]
-        return {SCORE: [self.weight * c for c in counts]}
+        return {SCORE: self.rule.scores(candidates.rewrites)}
 
     def describe(self) -> str:
-        return f"KeywordJudge({self.pattern.pattern!r}, weight={self.weight}, max_count={self.max_count})"
+        return f"KeywordJudge({self.rule.describe()})"
 
 
-class BrightnessJudge(Judge):
+class BrightnessJudge(RewriteJudge):
     """Mean pixel value of the video in [0, 1]: a visual rule for planted tests."""
 
     def __init__(self, num_frames: int = 4) -> None:
@@ -112,7 +107,7 @@ class BrightnessJudge(Judge):
 ScoreTransform = Literal["score", "safety"]
 
 
-class ScoreModelJudge(Judge):
+class ScoreModelJudge(RewriteJudge):
     """A trained SafeSora score model (preference or moderation) read at one head.
 
     `transform='score'` reads the head as a reward (normalised when the model has a normaliser);
@@ -161,38 +156,28 @@ class ScoreModelJudge(Judge):
         sample = Sample((Message("user", (Part.of_text(prompt),)),), responses=((Part.of_media(video),),))
         return media_as_input(sample, 0)
 
-    @torch.no_grad()
-    def _forward(self, samples: list[Sample]) -> torch.Tensor:
-        tokenizer = self.encoder.tokenizer
-        encoded = [self.encoder.encode(sample, 0) for sample in samples]
-        inputs = model_inputs(pad_sequences(encoded, tokenizer.pad_token_id, side=tokenizer.padding_side))
-        device = next(self.model.parameters()).device
-        inputs = {key: value.to(device) for key, value in inputs.items()}
-        attention_mask = inputs.pop("attention_mask")
-        if self.transform == "safety":  # logits, never normalised: σ needs them as trained
-            logits = self.model(attention_mask=attention_mask, **inputs).scores[:, self.head_index]
-            return 1.0 - torch.sigmoid(logits)
-        return self.model.score(attention_mask=attention_mask, **inputs)[:, self.head_index]
-
     def score(self, candidates: Candidates) -> Scores:
         if self.model is None:
             self.prepare(torch.device("cpu"))
         media = self._media(candidates)
         samples = [self._sample(p, v) for p, v in zip(candidates.prompts, media, strict=True)]
-        values: list[float] = []
-        for start in range(0, len(samples), self.batch_size):
-            values += self._forward(samples[start : start + self.batch_size]).float().cpu().tolist()
-        return {SCORE: values}
+        # safety reads logits, never normalised: σ needs them as trained
+        normalised = self.transform != "safety"
+        scores = self.model.score_samples(samples, self.encoder, normalised, self.batch_size)[
+            :, self.head_index
+        ]
+        values = 1.0 - torch.sigmoid(scores) if self.transform == "safety" else scores
+        return {SCORE: values.cpu().tolist()}
 
     def describe(self) -> str:
         return f"ScoreModelJudge({self.path!r}, head={self.head!r}, transform={self.transform!r})"
 
 
-class WeightedJudge(Judge):
+class WeightedJudge(RewriteJudge):
     """A weighted sum of named judges (e.g. helpfulness from the preference model plus harmlessness from
     the moderation model); each part is kept as its own column."""
 
-    def __init__(self, judges: dict[str, Judge], weights: dict[str, float] | None = None) -> None:
+    def __init__(self, judges: dict[str, RewriteJudge], weights: dict[str, float] | None = None) -> None:
         """
         Args:
             judges: Judge per name; the names become score columns.

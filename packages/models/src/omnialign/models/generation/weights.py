@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from torch import Tensor, nn
 
-from omnialign.alignment.rollout.sharding import fsdp_sharded, gathered
+from omnialign.models.generation.sharding import fsdp_sharded, gathered
 
 PEFT_PREFIX = "base_model.model."
 

@@ -1,8 +1,9 @@
-"""A vLLM rollout engine behind `RolloutBackend` (GPU only; vllm is an optional install, never needed on CPU).
+"""A vLLM generation engine behind `GenerationBackend` (GPU only; vllm is an optional install, never needed
+on CPU).
 
 The engine runs in the training process beside the policy ("colocated", as TRL and verl do): each rank builds
 its own engine on its own GPU (`distributed_executor_backend="external_launcher"` when several ranks run),
-and before every rollout the policy's current weights (LoRA merged, ZeRO-3 gathered: `rollout.weights`) are
+and before every rollout the policy's current weights (LoRA merged, ZeRO-3 gathered: `generation.weights`) are
 pushed into the engine's model with vLLM's `LLM.apply_model` + the model's own `load_weights`. Because the
 weights are pushed every time, the engine starts from dummy weights and never reads the checkpoint.
 
@@ -25,11 +26,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from omnialign.alignment.rollout.generation import GenerationOptions, RolloutBackend, SpecialIds
-from omnialign.alignment.rollout.sharding import world_size
-from omnialign.alignment.rollout.weights import policy_weights
 from omnialign.data import media
 from omnialign.data.sample import MediaRef, Sample
+from omnialign.models.generation.sharding import world_size
+from omnialign.models.generation.text import GenerationBackend, GenerationOptions, SpecialIds
+from omnialign.models.generation.weights import policy_weights
 
 SUPPRESSED_LOGIT_BIAS = -1e4
 """Added to a suppressed token's logit: exp(-1e4) is 0 in float32, so it is never sampled."""
@@ -48,7 +49,7 @@ def sampling_kwargs(options: GenerationOptions, tokens: SpecialIds) -> dict[str,
     """`vllm.SamplingParams` arguments with `HFGenerateBackend`'s semantics (one sample per request)."""
     return {
         "n": 1,
-        "temperature": options.temperature,
+        "temperature": options.temperature if options.do_sample else 0.0,
         "top_p": options.top_p,
         "top_k": options.top_k if options.top_k > 0 else -1,  # -1: off, in every vLLM version
         "max_tokens": options.max_new_tokens,
@@ -132,7 +133,7 @@ def policy_name(model: nn.Module) -> str:
     return getattr(base, "name_or_path", "") or getattr(base.config, "_name_or_path", "")
 
 
-class VLLMBackend(RolloutBackend):
+class VLLMBackend(GenerationBackend):
     """Samples rollouts with a colocated vLLM engine that holds a copy of the policy's current weights."""
 
     def __init__(
@@ -253,7 +254,7 @@ def _import_vllm() -> Any:
     except ImportError as error:
         raise ImportError(
             "the vLLM rollout backend needs vllm on a CUDA machine (`uv pip install vllm`, built for the "
-            "installed torch); on CPU, or without it, use omnialign.alignment.rollout.HFGenerateBackend "
+            "installed torch); on CPU, or without it, use omnialign.models.generation.HFGenerateBackend "
             "(the default: leave `backend` unset)"
         ) from error
     return vllm

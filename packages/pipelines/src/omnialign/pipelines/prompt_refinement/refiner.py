@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 import torch
 
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
 
 INSTRUCTION = (
     "Rewrite this text-to-video prompt so that the video shows what the user wants, in detail, and nothing "

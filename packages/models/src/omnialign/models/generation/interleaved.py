@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from omnialign.data.interleaved import InterleavedEncoder, encoder_for
 from omnialign.data.sample import Sample
-from omnialign.models.any_to_any.adapter import ImageMarkers, adapter_for
+from omnialign.models.any_to_any import ImageMarkers, adapter_for
 
 
 @dataclass

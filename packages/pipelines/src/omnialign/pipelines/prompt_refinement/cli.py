@@ -17,13 +17,13 @@ from typing import Any, Literal
 import torch
 from jsonargparse import auto_cli
 
-from omnialign.alignment.media_generation import MediaGenerationOptions, MediaGenerator
-from omnialign.alignment.prompt_refinement.best_of_n import BestOfNWriter
-from omnialign.alignment.prompt_refinement.judges import Judge
-from omnialign.alignment.prompt_refinement.prompts import inline_prompts, load_prompts, unique
-from omnialign.alignment.prompt_refinement.refine import PromptRefinement
-from omnialign.alignment.prompt_refinement.refiner import INSTRUCTION, Refiner
-from omnialign.alignment.rollout.generation import GenerationOptions
+from omnialign.models.generation.media import MediaGenerationOptions, MediaGenerator
+from omnialign.models.generation.text import GenerationOptions
+from omnialign.pipelines.prompt_refinement.before_after import PromptRefinement
+from omnialign.pipelines.prompt_refinement.best_of_n import BestOfNWriter
+from omnialign.pipelines.prompt_refinement.judges import RewriteJudge
+from omnialign.pipelines.prompt_refinement.prompts import inline_prompts, load_prompts, unique
+from omnialign.pipelines.prompt_refinement.refiner import INSTRUCTION, Refiner
 
 
 def _device(device: str | None) -> torch.device:
@@ -33,7 +33,7 @@ def _device(device: str | None) -> torch.device:
 def _models(
     refiner: str,
     generator: str | None,
-    judge: Judge,
+    judge: RewriteJudge,
     output_dir: str,
     generation: GenerationOptions | None,
     media: MediaGenerationOptions | None,
@@ -58,7 +58,7 @@ def _provenance(refiner: str, generator: str | None, **settings: Any) -> dict[st
 def best_of_n(
     prompt_files: list[str],
     output_dir: str,
-    judge: Judge,
+    judge: RewriteJudge,
     refiner: str = "tiny:llama",
     generator: str | None = "tiny:text-to-video",
     schema: str = "prompts",
@@ -117,7 +117,7 @@ def best_of_n(
 
 def refine(
     output_dir: str,
-    judge: Judge,
+    judge: RewriteJudge,
     prompts: list[str] | None = None,
     prompt_files: list[str] | None = None,
     refiner: str = "tiny:llama",

@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from lightning.pytorch.utilities import rank_zero_info
 
-from omnialign.alignment.media_generation import MediaGenerationOptions
-from omnialign.alignment.rollout import VLLMBackend
-from omnialign.alignment.rollout.generation import GenerationOptions, HFGenerateBackend, RolloutBackend
 from omnialign.data.records import load_samples
 from omnialign.data.sample import Sample
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.media import MediaGenerationOptions
+from omnialign.models.generation.text import GenerationBackend, GenerationOptions, HFGenerateBackend
+from omnialign.models.generation.vllm import VLLMBackend
 
 STAGE_ORDER = ("feedback_data", "feedback_sft", "synthesis")
 
@@ -60,8 +60,9 @@ class TrainStage:
 
     config: list[str]
     """Train-app config files, applied in order (a recipe, then overlays)."""
-    args: list[str] = field(default_factory=list)
-    """Extra train-app arguments; `{workdir}` is replaced by the working folder."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Settings on top of the config files, by dotted key (`model.init_args.backbone.name: tiny:qwen2-vl`);
+    `{workdir}` in a string value is replaced by the working folder."""
     on_pairs: bool = True
     """Train on the synthesised pairs (`preference` records). Off for a stage with its own data, such as
     PPO on prompts with the reward model an earlier stage trained on the pairs (LLF+RLHF)."""
@@ -108,7 +109,7 @@ class SynthesisStage:
     vllm_options: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of each `VLLMBackend` (e.g. `gpu_memory_utilization`, `max_model_len`)."""
 
-    def make_backend(self) -> RolloutBackend:
+    def make_backend(self) -> GenerationBackend:
         """A fresh engine per model: a vLLM engine holds the weights of the one model it serves."""
         return VLLMBackend(**self.vllm_options) if self.backend == "vllm" else HFGenerateBackend()
 

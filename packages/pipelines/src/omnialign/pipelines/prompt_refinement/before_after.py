@@ -20,13 +20,13 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
-from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.prompt_refinement.judges import SCORE, Judge
-from omnialign.alignment.prompt_refinement.judging import Judged, check_judge, judge_rewrites
-from omnialign.alignment.prompt_refinement.prompts import UserPrompt
-from omnialign.alignment.prompt_refinement.refiner import Refiner
 from omnialign.data.journal import RowJournal, batch_seed
 from omnialign.data.records.rows import MediaWriter
+from omnialign.models.generation.media import MediaGenerator
+from omnialign.pipelines.prompt_refinement.candidates import Judged, check_judge, judge_rewrites
+from omnialign.pipelines.prompt_refinement.judges import SCORE, RewriteJudge
+from omnialign.pipelines.prompt_refinement.prompts import UserPrompt
+from omnialign.pipelines.prompt_refinement.refiner import Refiner
 
 RESULTS_FILE, SUMMARY_FILE = "results.jsonl", "summary.json"
 
@@ -94,7 +94,7 @@ class PromptRefinement:
     def __init__(
         self,
         refiner: Refiner,
-        judge: Judge,
+        judge: RewriteJudge,
         output_dir: str | Path,
         generator: MediaGenerator | None = None,
         batch_size: int = 8,

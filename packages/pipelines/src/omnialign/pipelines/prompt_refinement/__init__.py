@@ -3,29 +3,29 @@ text-to-video prompt before generation, trained on best-of-N rewrites judged by 
 moderation models (SFT on the best, DPO on best-vs-worst), and a pipeline that reports judged scores of the
 videos before and after refinement. Start at `cli.py`."""
 
-from omnialign.alignment.prompt_refinement.best_of_n import BestOfNWriter
-from omnialign.alignment.prompt_refinement.judges import (
+from omnialign.pipelines.prompt_refinement.before_after import PromptRefinement, RefinementSummary
+from omnialign.pipelines.prompt_refinement.best_of_n import BestOfNWriter
+from omnialign.pipelines.prompt_refinement.judges import (
     BrightnessJudge,
     Candidates,
-    Judge,
     KeywordJudge,
+    RewriteJudge,
     ScoreModelJudge,
     WeightedJudge,
 )
-from omnialign.alignment.prompt_refinement.prompts import UserPrompt, load_prompts
-from omnialign.alignment.prompt_refinement.refine import PromptRefinement, RefinementSummary
-from omnialign.alignment.prompt_refinement.refiner import Refiner
-from omnialign.alignment.prompt_refinement.selection import select_best_worst
+from omnialign.pipelines.prompt_refinement.prompts import UserPrompt, load_prompts
+from omnialign.pipelines.prompt_refinement.refiner import Refiner
+from omnialign.pipelines.prompt_refinement.selection import select_best_worst
 
 __all__ = [
     "BestOfNWriter",
     "BrightnessJudge",
     "Candidates",
-    "Judge",
     "KeywordJudge",
     "PromptRefinement",
     "RefinementSummary",
     "Refiner",
+    "RewriteJudge",
     "ScoreModelJudge",
     "UserPrompt",
     "WeightedJudge",

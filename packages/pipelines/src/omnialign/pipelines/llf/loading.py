@@ -9,18 +9,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from omnialign.alignment.llf.config import LLFPipeline, SynthesisStage
-from omnialign.alignment.llf.responders import (
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.interleaved import InterleavedGenerator
+from omnialign.models.generation.media import MediaGenerator
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
+from omnialign.pipelines.llf.config import LLFPipeline, SynthesisStage
+from omnialign.pipelines.llf.responders import (
     InterleavedPolicy,
     PromptRefiningGenerator,
     Responder,
     TextPolicy,
 )
-from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.rollout.generation import GenerationOptions
-from omnialign.alignment.text_generation import TextGenerator
-from omnialign.models.any_to_any.generation import InterleavedGenerator
-from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 
 def _placed(model: torch.nn.Module, options: BackboneOptions, device: str) -> torch.nn.Module:

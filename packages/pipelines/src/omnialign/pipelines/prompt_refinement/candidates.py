@@ -12,9 +12,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from omnialign.alignment.media_generation import MediaGenerator
-from omnialign.alignment.prompt_refinement.judges import SCORE, Candidates, Judge, Scores
 from omnialign.data.sample import MediaRef
+from omnialign.models.generation.media import MediaGenerator
+from omnialign.pipelines.prompt_refinement.judges import SCORE, Candidates, RewriteJudge, Scores
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Judged:
         return self.scores[SCORE]
 
 
-def check_judge(judge: Judge, generator: MediaGenerator | None) -> None:
+def check_judge(judge: RewriteJudge, generator: MediaGenerator | None) -> None:
     """Fail before any generation when the judge reads videos that nobody would make."""
     if judge.needs_media and generator is None:
         raise ValueError(f"{judge.describe()} judges videos: give a generator")
@@ -38,7 +38,7 @@ def check_judge(judge: Judge, generator: MediaGenerator | None) -> None:
 def judge_rewrites(
     prompts: Sequence[str],
     rewrites: Sequence[str],
-    judge: Judge,
+    judge: RewriteJudge,
     generator: MediaGenerator | None,
     seed: int,
 ) -> Judged:

@@ -10,8 +10,8 @@ from dataclasses import fields
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from omnialign.alignment.llf.config import LLFPipeline
-from omnialign.alignment.llf.pipeline import run_pipeline
+from omnialign.pipelines.llf.config import LLFPipeline
+from omnialign.pipelines.llf.pipeline import run_pipeline
 
 
 def parser() -> ArgumentParser:

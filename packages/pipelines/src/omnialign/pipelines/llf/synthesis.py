@@ -27,13 +27,13 @@ import torch.distributed as dist
 from lightning.pytorch.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
-from omnialign.alignment.llf.feedback_data import sample_id, write_jsonl
-from omnialign.alignment.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
-from omnialign.alignment.llf.templates import critique_request, response_text
-from omnialign.alignment.text_generation import TextGenerator
 from omnialign.data.journal import RowJournal, StageReport, batch_seed, complete_rows
 from omnialign.data.records.rows import MediaWriter, preference_row
 from omnialign.data.sample import Sample
+from omnialign.models.generation.text import TextGenerator
+from omnialign.pipelines.llf.feedback_data import sample_id, write_jsonl
+from omnialign.pipelines.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
+from omnialign.pipelines.llf.templates import critique_request, response_text
 
 
 def _empty(response: Response) -> bool:
