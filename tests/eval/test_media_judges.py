@@ -59,17 +59,18 @@ def test_local_vl_judge_receives_prompt_and_answer_media(data, vl_judge):
     assert "[audio: " in turn.parts[-1].text
 
     seen = {}
-    forward = vl_judge.model.forward
+    body = vl_judge.model.model  # the shared log-prob function runs the body, then the head on responses
+    forward = body.forward
 
     def recording(*args, **kwargs):
         seen.update(kwargs)
         return forward(*args, **kwargs)
 
-    vl_judge.model.forward = recording
+    body.forward = recording
     try:
         (verdict,) = vl_judge.judge([request])
     finally:
-        vl_judge.model.forward = forward
+        body.forward = forward
     assert seen["image_grid_thw"].shape[0] == 2 * 5 and seen["video_grid_thw"].shape[0] == 5
     assert seen["pixel_values"].abs().sum() > 0 and 0.0 <= verdict.score <= 1.0
 
