@@ -32,7 +32,11 @@ OPTIONAL = {  # package -> modules that may miss for want of one of its extras: 
     "omnialign-models": {"omnialign.models.diffusion": "diffusers"},
 }
 ABSENT = {"omnialign-data": ["torch", "lightning", "transformers"]}
-SCRIPTS = {"omnialign-alignment": ["omnialign-train", "omnialign-export"]}
+SCRIPTS = {
+    "omnialign-alignment": ["omnialign-train", "omnialign-export"],
+    "omnialign-eval": ["omnialign-evaluate"],
+    "omnialign-pipelines": ["omnialign-llf", "omnialign-refine-prompt"],
+}
 
 PROBE = """
 import importlib, json, pkgutil, sys

@@ -1,5 +1,5 @@
 """Console entry points of the installed package (`omnialign-train`, `omnialign-export`, ...): the same
-commands as `apps/*.py`, for an install without this repository. Each returns None, because a console
+commands as `apps/train.py`, `apps/export.py` and `apps/generate.py`, for an install without this repository. Each returns None, because a console
 script passes its function's return value to `sys.exit`, which would turn a returned path into exit status
 1; the path is printed instead."""
 
@@ -18,20 +18,6 @@ def export() -> None:
     from omnialign.alignment.export import main
 
     main()
-
-
-def llf() -> None:
-    """`omnialign-llf --config <pipeline>` (= `apps/llf.py`)."""
-    from omnialign.alignment.llf.cli import main
-
-    main()
-
-
-def refine_prompt() -> None:
-    """`omnialign-refine-prompt best-of-n|refine --config <run>` (= `apps/refine_prompt.py`)."""
-    from omnialign.alignment.prompt_refinement.cli import main
-
-    print(f"outputs: {main()}")
 
 
 def generate() -> None:
