@@ -1,7 +1,7 @@
-"""Console entry points of the installed package (`omnialign-train`, `omnialign-export`, ...): the same
-commands as `apps/train.py`, `apps/export.py` and `apps/generate.py`, for an install without this repository. Each returns None, because a console
-script passes its function's return value to `sys.exit`, which would turn a returned path into exit status
-1; the path is printed instead."""
+"""Console entry points of the installed package (`omnialign-train`, `omnialign-export`,
+`omnialign-generate`): the same commands as `apps/train.py`, `apps/export.py` and `apps/generate.py`, for an
+install without this repository. Each returns None, because a console script passes its function's return
+value to `sys.exit`, which would turn a returned path into exit status 1; the path is printed instead."""
 
 from __future__ import annotations
 
