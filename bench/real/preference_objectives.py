@@ -14,7 +14,7 @@ configs/dpo/loss/), through the train app's own CLI class, then:
     uv run python bench/real/preference_objectives.py            # the full run (BENCHMARKS.md)
     uv run python bench/real/preference_objectives.py --quick    # a smoke run on a tiny random model
 
-Writes `results.json` and prints a markdown summary.
+Writes `results-<part>.json` into `--out` and prints a markdown summary.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def run_overrides(args: argparse.Namespace, data: Path, kind: str, root: Path) -
         "--trainer.callbacks=[]",
         f"--trainer.max_epochs={args.epochs}",
         f"--model.init_args.backbone.name={args.backbone}",
+        f"--data.init_args.batch_size={args.batch_size}",
     ]
     if args.max_steps:
         overrides.append(f"--trainer.max_steps={args.max_steps}")
@@ -81,13 +82,18 @@ def coin_tail(hits: int, total: int) -> float:
 def count_summary(correct: float, total: int) -> dict[str, Any]:
     """Accuracy, its 95% Wilson interval, and P(a fair coin gets at least as many right)."""
     hits = round(correct)
-    return {"accuracy": hits / total, "n": total, "ci95": wilson(hits, total), "p_chance": coin_tail(hits, total)}
+    return {
+        "accuracy": hits / total,
+        "n": total,
+        "ci95": wilson(hits, total),
+        "p_chance": coin_tail(hits, total),
+    }
 
 
 def score_objective(args: argparse.Namespace, data: Path, root: Path, objective: str) -> dict[str, Any]:
     kind = "preference" if objective == "reward" else "cost"
     cli = build([f"smollm2/{objective}.yaml"], run_overrides(args, data, kind, root / objective))
-    n = sum(1 for _ in open(data / "val" / f"{kind}.jsonl"))
+    n = len((data / "val" / f"{kind}.jsonl").read_text().splitlines())
     before = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)[0]
     start = time.perf_counter()
     cli.trainer.fit(cli.model, cli.datamodule)
@@ -219,9 +225,12 @@ def base_policy_result(args, data: Path, root: Path, prompts: list[dict]) -> tup
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["| score model | held-out pairs | accuracy before | accuracy after (95% CI) | P(coin >= after) |"]
-    lines.append("|---|---|---|---|---|")
-    for name in ("reward", "cost"):
+    """The score-model and policy tables for whichever parts `results` holds."""
+    lines = [
+        "| score model | held-out pairs | accuracy before | accuracy after (95% CI) | P(coin >= after) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in [n for n in ("reward", "cost") if n in results]:
         r = results[name]
         low, high = r["after"]["ci95"]
         lines.append(
@@ -234,7 +243,7 @@ def markdown(results: dict[str, Any]) -> str:
         "| leak rate | public answered |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("base", *LOSS_OVERLAYS):
+    for name in [n for n in ("base", *LOSS_OVERLAYS) if n in results]:
         p, g = results[name]["pairs"], results[name]["generation"]
         low, high = g["ci95"]
         lines.append(
@@ -252,6 +261,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val", type=int, default=96, help="held-out examples (cost: half of them)")
     parser.add_argument("--judge", type=int, default=96, help="held-out prompts answered and judged")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=8, help="pairs per training step")
+    parser.add_argument("--part", choices=("all", "score", "policy"), default="all")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-steps", type=int, default=0, help="0: whole epochs")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--backbone", default="smollm2-135m-instruct")
@@ -265,19 +277,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     data = args.out / "data"
     write_dataset(data, {"train": args.train, "val": args.val})
-    prompts = [json.loads(line) for line in open(data / "val" / "judge.jsonl")][: args.judge]
+    prompts = [json.loads(line) for line in (data / "val" / "judge.jsonl").read_text().splitlines()]
+    prompts = prompts[: args.judge]
     started = time.perf_counter()
     results: dict[str, Any] = {"settings": {k: str(v) for k, v in vars(args).items()}}
-    for objective in ("reward", "cost"):
-        results[objective] = score_objective(args, data, args.out, objective)
-    base, results["base"] = base_policy_result(args, data, args.out, prompts)
-    for loss in LOSS_OVERLAYS:
-        results[loss] = policy_objective(args, data, args.out, loss, base, prompts)
+    if args.part in ("all", "score"):
+        for objective in ("reward", "cost"):
+            results[objective] = score_objective(args, data, args.out, objective)
+    if args.part in ("all", "policy"):
+        base, results["base"] = base_policy_result(args, data, args.out, prompts)
+        for loss in LOSS_OVERLAYS:
+            results[loss] = policy_objective(args, data, args.out, loss, base, prompts)
     results["wall_seconds"] = time.perf_counter() - started
-    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    (args.out / f"results-{args.part}.json").write_text(json.dumps(results, indent=2))
     print(markdown(results))
     print(f"\nwall time: {results['wall_seconds']:.0f} s ({math.ceil(results['wall_seconds'] / 60)} min)")
     return results
