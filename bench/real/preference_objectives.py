@@ -210,13 +210,17 @@ DPO_BETA = 0.1
 """β of the implicit reward reported for every policy (configs/smollm2/dpo.yaml's), so margins compare."""
 
 
-def base_policy_result(args, data: Path, root: Path, prompts: list[dict]) -> tuple[Any, dict[str, Any]]:
+def base_policy_result(
+    args: argparse.Namespace, data: Path, root: Path, prompts: list[dict]
+) -> tuple[Any, dict[str, Any] | None]:
     """The untouched base model's own numbers, and the model itself (the reference for KL and margins)."""
     cli = build(["smollm2/dpo.yaml"], run_overrides(args, data, "preference", root / "base"))
     cli.datamodule.attach_processor(cli.model.processor)
     cli.datamodule.setup("validate")
     options = BackboneOptions(name=args.backbone)
     base = load_causal_lm(options, cli.model.processor).eval()
+    if args.skip_base:
+        return base, None
     result = {
         "pairs": pair_statistics(base, base, cli.datamodule.val_dataloader(), beta=DPO_BETA),
         "generation": judge_generations(base, cli.model.processor, prompts, args.max_new_tokens),
@@ -254,6 +258,12 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def save(results: dict[str, Any], args: argparse.Namespace, started: float) -> None:
+    """Write what is measured so far (a long run keeps its finished objectives if stopped)."""
+    results["wall_seconds"] = time.perf_counter() - started
+    (args.out / f"results-{args.part}{args.tag}.json").write_text(json.dumps(results, indent=2))
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "real_preference")
@@ -263,6 +273,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per training step")
     parser.add_argument("--part", choices=("all", "score", "policy"), default="all")
+    parser.add_argument("--losses", nargs="+", choices=tuple(LOSS_OVERLAYS), default=list(LOSS_OVERLAYS))
+    parser.add_argument("--skip-base", action="store_true", help="no base-model row (parallel runs)")
+    parser.add_argument("--tag", default="", help="suffix of the results file (parallel partial runs)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-steps", type=int, default=0, help="0: whole epochs")
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -289,12 +302,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.part in ("all", "score"):
         for objective in ("reward", "cost"):
             results[objective] = score_objective(args, data, args.out, objective)
+            save(results, args, started)
     if args.part in ("all", "policy"):
-        base, results["base"] = base_policy_result(args, data, args.out, prompts)
-        for loss in LOSS_OVERLAYS:
+        base, base_result = base_policy_result(args, data, args.out, prompts)
+        if base_result is not None:
+            results["base"] = base_result
+        for loss in args.losses:
             results[loss] = policy_objective(args, data, args.out, loss, base, prompts)
-    results["wall_seconds"] = time.perf_counter() - started
-    (args.out / f"results-{args.part}.json").write_text(json.dumps(results, indent=2))
+            save(results, args, started)
+    save(results, args, started)
     print(markdown(results))
     print(f"\nwall time: {results['wall_seconds']:.0f} s ({math.ceil(results['wall_seconds'] / 60)} min)")
     return results

@@ -15,10 +15,8 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from omnialign.alignment.cli import OmniAlignCLI
-from omnialign.alignment.response_logprobs import response_token_logprobs
 from omnialign.data.fixtures import disclosure as d
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "smollm2"
@@ -43,7 +41,7 @@ def data(tmp_path_factory) -> Path:
     return root
 
 
-def recipe(name: str, data: Path, kind: str, root: Path, *extra: str) -> OmniAlignCLI:
+def recipe(name: str, data: Path, kind: str, root: Path) -> OmniAlignCLI:
     """The shipped recipe on this test's data, no logs or checkpoints."""
     return OmniAlignCLI(
         args=[
@@ -58,7 +56,7 @@ def recipe(name: str, data: Path, kind: str, root: Path, *extra: str) -> OmniAli
             "--trainer.enable_progress_bar=false",
             "--trainer.enable_model_summary=false",
             "--trainer.callbacks=[]",
-            *extra,
+            "--trainer.num_sanity_val_steps=0",
         ],
         run=False,
     )
@@ -78,25 +76,21 @@ def test_no_length_or_direction_shortcut_in_tokens(smollm2):
 @pytest.mark.parametrize(("objective", "kind"), [("reward", "preference"), ("cost", "cost")])
 def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
     cli = recipe(objective, data, kind, tmp_path)
-    cli.trainer.fit(cli.model, cli.datamodule)
-    metrics = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)[0]
+    cli.trainer.fit(cli.model, cli.datamodule)  # validates once, after the epoch
+    metrics = cli.trainer.callback_metrics
     total = cli.datamodule.num_samples("val")
     assert_beats_chance(round(metrics["val/accuracy"] * total), total)
     if objective == "cost":  # C > 0 exactly for the leaks, on most held-out responses
         assert metrics["val/sign_accuracy"] >= BAR
 
 
-@torch.no_grad()
-def test_dpo_raises_held_out_implicit_reward_accuracy(data, tmp_path, smollm2):
+def test_dpo_raises_held_out_implicit_reward_accuracy(data, tmp_path):
+    """The recipe's reference is the untrained policy (precomputed), so the validation `rewards/accuracies`
+    after the epoch is the share of held-out pairs where log π/π_base favours the preferred response; it
+    starts at 0 (every margin is exactly 0 before training)."""
     cli = recipe("dpo", data, "preference", tmp_path)
     cli.trainer.fit(cli.model, cli.datamodule)
-    policy = cli.model.policy.eval()
-    base = smollm2[1]
-    hits = total = 0
-    for batch in cli.datamodule.val_dataloader():
-        ratio = (response_token_logprobs(policy, batch) - response_token_logprobs(base, batch)).sum(-1)
-        first, second = ratio.view(2, -1)
-        sign = 1 - 2 * batch["targets"]["chosen"]
-        hits += int((sign * (first - second) > 0).sum())
-        total += first.numel()
-    assert_beats_chance(hits, total)
+    metrics = cli.trainer.callback_metrics
+    total = cli.datamodule.num_samples("val")
+    assert_beats_chance(round(float(metrics["val/rewards/accuracies"]) * total), total)
+    assert metrics["val/rewards/margins"] > 0
