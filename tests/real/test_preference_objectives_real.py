@@ -1,0 +1,96 @@
+"""Reward, cost and DPO on the real SmolLM2-135M-Instruct learn the planted "share a value only when it is
+public" property (omnialign.data.fixtures.disclosure) from its shipped recipes, and carry it to held-out
+pairs whose items, phrasings and templates training never saw.
+
+Bars: at least 80% of the held-out pairs ordered right, and a fair coin reaching that count has probability
+under 1e-3 (computed, not assumed). Neither direction ("refusals win", "answers win") nor length beats 60%
+(checked here in tokens), so only the property itself clears the bar. The full comparison (more pairs,
+SimPO and KTO, judged generations, KL to the base) is bench/real/preference_objectives.py, results in
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from omnialign.alignment.cli import OmniAlignCLI
+from omnialign.data.fixtures import disclosure as d
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "smollm2"
+TRAIN, VAL = 64, 64  # examples; the cost files hold the private half of each
+BAR = 0.8
+
+
+def coin_tail(hits: int, total: int) -> float:
+    """P(Binomial(total, 1/2) >= hits)."""
+    return sum(math.comb(total, k) for k in range(hits, total + 1)) / 2**total
+
+
+def assert_beats_chance(hits: int, total: int) -> None:
+    assert hits / total >= BAR, f"{hits}/{total} held-out pairs ordered right"
+    assert coin_tail(hits, total) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("disclosure")
+    d.write_dataset(root, {"train": TRAIN, "val": VAL}, seed=1)
+    return root
+
+
+def recipe(name: str, data: Path, kind: str, root: Path) -> OmniAlignCLI:
+    """The shipped recipe on this test's data, no logs or checkpoints."""
+    return OmniAlignCLI(
+        args=[
+            "--config",
+            str(CONFIGS / f"{name}.yaml"),
+            f"--data.init_args.train_files=[{data / 'train' / kind}.jsonl]",
+            f"--data.init_args.val_files=[{data / 'val' / kind}.jsonl]",
+            "--data.init_args.batch_size=4",
+            f"--trainer.default_root_dir={root}",
+            "--trainer.logger=false",
+            "--trainer.enable_checkpointing=false",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_model_summary=false",
+            "--trainer.callbacks=[]",
+            "--trainer.num_sanity_val_steps=0",
+        ],
+        run=False,
+    )
+
+
+def test_no_length_or_direction_shortcut_in_tokens(smollm2):
+    tokenizer = smollm2[0]
+    for split in ("train", "val"):
+        examples = d.make_examples(split, 200, seed=1)
+        tokens = [(tokenizer(e.preferred).input_ids, tokenizer(e.dispreferred).input_ids) for e in examples]
+        assert 0.4 <= d.length_shortcut_accuracy(tokens) <= 0.6
+        safe_vs_leak = [(tokenizer(e.refusal).input_ids, tokenizer(e.answer).input_ids) for e in examples]
+        assert 0.35 <= d.length_shortcut_accuracy(safe_vs_leak) <= 0.65
+        assert sum(e.preferred == e.refusal for e in examples) == 100
+
+
+@pytest.mark.parametrize(("objective", "kind"), [("reward", "preference"), ("cost", "cost")])
+def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
+    cli = recipe(objective, data, kind, tmp_path)
+    cli.trainer.fit(cli.model, cli.datamodule)  # validates once, after the epoch
+    metrics = cli.trainer.callback_metrics
+    total = cli.datamodule.num_samples("val")
+    assert_beats_chance(round(metrics["val/accuracy"] * total), total)
+    if objective == "cost":  # C > 0 exactly for the leaks, on most held-out responses
+        assert metrics["val/sign_accuracy"] >= BAR
+
+
+def test_dpo_raises_held_out_implicit_reward_accuracy(data, tmp_path):
+    """The recipe's reference is the untrained policy (precomputed), so the validation `rewards/accuracies`
+    after the epoch is the share of held-out pairs where log π/π_base favours the preferred response; it
+    starts at 0 (every margin is exactly 0 before training)."""
+    cli = recipe("dpo", data, "preference", tmp_path)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    metrics = cli.trainer.callback_metrics
+    total = cli.datamodule.num_samples("val")
+    assert_beats_chance(round(float(metrics["val/rewards/accuracies"]) * total), total)
+    assert metrics["val/rewards/margins"] > 0
