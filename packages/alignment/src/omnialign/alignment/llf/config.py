@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from lightning.pytorch.utilities import rank_zero_info
 
+from omnialign.alignment.llf.critics import Critic
 from omnialign.alignment.media_generation import MediaGenerationOptions
 from omnialign.alignment.rollout import VLLMBackend
 from omnialign.alignment.rollout.generation import GenerationOptions, HFGenerateBackend, RolloutBackend
@@ -84,7 +85,9 @@ class SynthesisStage:
     policy: BackboneOptions
     """The policy that answers and refines (for generation modalities: the prompt writer)."""
     feedback_model: BackboneOptions | None = None
-    """The critic; default: the export of the `feedback_sft` stage."""
+    """The feedback model; default: the export of the `feedback_sft` stage."""
+    critic: Critic | None = None
+    """A critic that is not a feedback model (e.g. `WordLimitCritic`, a rule); replaces `feedback_model`."""
     generator: MediaGeneratorStage | None = None
     respond_with: Literal["text", "text+image"] = "text"
     """`text+image`: an any-to-any policy answers with text, then an image drawn with classifier-free
