@@ -40,7 +40,9 @@ MENTIONS_LIMIT = re.compile(r"\bwords?\b|\b25\b", re.I)
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    )
 
 
 def judge_pairs(workdir: Path) -> dict:
@@ -77,8 +79,12 @@ def judge_answers(model_name: str, heldout: Path, max_new_tokens: int, seed: int
 
 def run(name: str, root: Path, prompts: int, dpo: bool) -> dict:
     workdir = root / name
-    args = ["--config", str(CONFIGS / f"{name}.yaml"), f"--workdir={workdir}",
-            f"--synthesis.prompts.limit={prompts}"]
+    args = [
+        "--config",
+        str(CONFIGS / f"{name}.yaml"),
+        f"--workdir={workdir}",
+        f"--synthesis.prompts.limit={prompts}",
+    ]
     pipeline = build(parser().parse_args(args))
     started = time.perf_counter()
     run_pipeline(pipeline, ["synthesis"])
@@ -93,8 +99,8 @@ def run(name: str, root: Path, prompts: int, dpo: bool) -> dict:
 
 def report(results: list[dict], base: dict | None) -> str:
     lines = [
-        "| critic | pairs (skipped) | refined wins / losses | words original → refined | critiques naming the "
-        "limit | held-out pass rate after DPO (base) | synthesis / DPO wall time |",
+        "| critic | pairs (skipped) | refined wins / losses | words original → refined | critiques "
+        "naming the limit | held-out pass rate after DPO (base) | synthesis / DPO wall time |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -103,7 +109,8 @@ def report(results: list[dict], base: dict | None) -> str:
         lines.append(
             f"| {r['name']} | {r['pairs']} ({sum(r['skipped'].values())}: {r['skipped']}) | {r['wins']} / "
             f"{r['losses']} | {r['original_words']:.1f} → {r['refined_words']:.1f} | "
-            f"{r['feedback_mentions_limit']:.2f} | {held} | {r['synthesis_s']:.0f} s / {r.get('dpo_s', 0):.0f} s |"
+            f"{r['feedback_mentions_limit']:.2f} | {held} | "
+            f"{r['synthesis_s']:.0f} s / {r.get('dpo_s', 0):.0f} s |"
         )
     examples = "\n".join(f"- {r['name']}: {r['example_feedback'][:300]!r}" for r in results)
     return "\n".join(lines) + "\n\nFirst critique of each run:\n" + examples + "\n"

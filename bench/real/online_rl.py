@@ -81,8 +81,14 @@ def run(name: str, overrides: list[str], heldout: list[str]) -> dict:
     fit_s = time.perf_counter() - started
     after = evaluate(cli.model, heldout, cost)
     extra = {"lambda": cli.model.multiplier.item()} if hasattr(cli.model, "multiplier") else {}
-    return {"name": name, "before": before, "after": after, "fit_s": fit_s, "rollouts": cli.trainer.global_step,
-            **extra}
+    return {
+        "name": name,
+        "before": before,
+        "after": after,
+        "fit_s": fit_s,
+        "rollouts": cli.trainer.global_step,
+        **extra,
+    }
 
 
 def table(results: list[dict]) -> str:
@@ -95,8 +101,8 @@ def table(results: list[dict]) -> str:
         b, a = r["before"], r["after"]
         lam = f"{r['lambda']:.2f}" if "lambda" in r else "–"
         lines.append(
-            f"| {r['name']} | {b.reward:.3f} → {a.reward:.3f} | {b.cost:.3f} → {a.cost:.3f} | {a.kl:.3f} | {lam} "
-            f"| {r['fit_s']:.0f} s |"
+            f"| {r['name']} | {b.reward:.3f} → {a.reward:.3f} | {b.cost:.3f} → {a.cost:.3f} | {a.kl:.3f} "
+            f"| {lam} | {r['fit_s']:.0f} s |"
         )
     answers = results[0]["after"].answers if results else 0
     return "\n".join(lines) + f"\n\nHeld-out answers per evaluation: {answers}.\n"
