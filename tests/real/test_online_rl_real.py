@@ -1,7 +1,7 @@
 """bench/real/online_rl.py on a cut-down setting: the GRPO config on SmolLM2-135M-Instruct, one rollout of 4
-prompts and one optimiser step, three held-out prompts. Checks the measurement itself (reward of the rule in range, KL to the base exactly 0 before
-any update since LoRA starts as the identity, and nonzero after one), not learning: the learning numbers are
-the benchmark's, in BENCHMARKS.md."""
+prompts and one optimiser step, three held-out prompts. Checks the measurement itself (reward of the rule in
+range, KL to the base exactly 0 before any update since LoRA starts as the identity, and nonzero after one),
+not learning: the learning numbers are the benchmark's, in BENCHMARKS.md."""
 
 from __future__ import annotations
 
