@@ -46,7 +46,7 @@ PLAN: dict[str, str] = {
     "uv run apps/train.py fit --config configs/prompt_refiner/sft_tiny.yaml "
     "--data.init_args.train_files='[runs/prompt_refiner/best_of_n_brightness_tiny/sft.jsonl]'": RECIPE,
     "uv run apps/refine_prompt.py refine --config configs/prompt_refiner/app/refine_tiny.yaml "
-    "--judge=omnialign.alignment.prompt_refinement.judges.BrightnessJudge": RECIPE,
+    "--judge=omnialign.pipelines.prompt_refinement.judges.BrightnessJudge": RECIPE,
     "uv run apps/llf.py --config configs/llf/tiny-text.yaml": RECIPE,
     "uv run apps/llf.py --config configs/llf/tiny-image.yaml --stages=[synthesis]": RECIPE,
     "uv run python -m omnialign.eval.fixtures eval-data": RUN,

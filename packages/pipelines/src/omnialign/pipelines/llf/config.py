@@ -18,6 +18,7 @@ from omnialign.models.backbone import BackboneOptions
 from omnialign.models.generation.media import MediaGenerationOptions
 from omnialign.models.generation.text import GenerationBackend, GenerationOptions, HFGenerateBackend
 from omnialign.models.generation.vllm import VLLMBackend
+from omnialign.pipelines.llf.critics import Critic
 
 STAGE_ORDER = ("feedback_data", "feedback_sft", "synthesis")
 
@@ -85,7 +86,9 @@ class SynthesisStage:
     policy: BackboneOptions
     """The policy that answers and refines (for generation modalities: the prompt writer)."""
     feedback_model: BackboneOptions | None = None
-    """The critic; default: the export of the `feedback_sft` stage."""
+    """The feedback model; default: the export of the `feedback_sft` stage."""
+    critic: Critic | None = None
+    """A critic that is not a feedback model (e.g. `WordLimitCritic`, a rule); replaces `feedback_model`."""
     generator: MediaGeneratorStage | None = None
     respond_with: Literal["text", "text+image"] = "text"
     """`text+image`: an any-to-any policy answers with text, then an image drawn with classifier-free

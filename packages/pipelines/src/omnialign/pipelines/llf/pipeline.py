@@ -95,16 +95,17 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     if stage.device == "cuda" and world > 1:
         stage = replace(stage, device=f"cuda:{os.environ.get('LOCAL_RANK', rank)}")
     critic_options = stage.feedback_model or BackboneOptions(name=str(pipeline.feedback_model_dir))
+    critic = stage.critic or text_generator(critic_options, stage.feedback_generation, stage)
     provenance: dict[str, Any] = {
         "policy": stage.policy.name,
-        "feedback_model": critic_options.name,
+        "feedback_model": type(stage.critic).__name__ if stage.critic else critic_options.name,
         "generator": stage.generator.name if stage.generator else None,
         "generation": asdict(stage.generation),
         "feedback_generation": asdict(stage.feedback_generation),
     }
     synthesizer = PairSynthesizer(
         responder(stage, pipeline),
-        text_generator(critic_options, stage.feedback_generation, stage),
+        critic,
         pipeline.pairs_file,
         batch_size=stage.batch_size,
         seed=stage.seed,

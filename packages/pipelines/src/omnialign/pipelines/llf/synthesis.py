@@ -31,9 +31,10 @@ from omnialign.data.journal import RowJournal, StageReport, batch_seed, complete
 from omnialign.data.records.rows import MediaWriter, preference_row
 from omnialign.data.sample import Sample
 from omnialign.models.generation.text import TextGenerator
+from omnialign.pipelines.llf.critics import Critic, ModelCritic
 from omnialign.pipelines.llf.feedback_data import sample_id, write_jsonl
 from omnialign.pipelines.llf.responders import CRITIQUE_SEED_OFFSET, Refinement, Responder, Response
-from omnialign.pipelines.llf.templates import critique_request, response_text
+from omnialign.pipelines.llf.templates import response_text
 
 
 def _empty(response: Response) -> bool:
@@ -71,7 +72,7 @@ class PairSynthesizer:
     def __init__(
         self,
         responder: Responder,
-        critic: TextGenerator,
+        critic: Critic | TextGenerator,
         output: str | Path,
         batch_size: int = 8,
         seed: int = 0,
@@ -83,7 +84,7 @@ class PairSynthesizer:
         """
         Args:
             responder: The policy (or generator + prompt writer) that answers and refines.
-            critic: The feedback model.
+            critic: The critic, or a feedback model (asked as `ModelCritic` asks it).
             output: The pairs file (JSONL, `preference` records); skips go beside it.
             batch_size: Prompts per generation batch (fixed: it decides each batch's seed).
             seed: Base seed of every batch.
@@ -95,7 +96,7 @@ class PairSynthesizer:
                 batches whose output it discards.
         """
         self.responder = responder
-        self.critic = critic
+        self.critic = critic if isinstance(critic, Critic) else ModelCritic(critic)
         self.output = Path(output)
         self.batch_size = batch_size
         self.seed = seed
@@ -180,8 +181,7 @@ class PairSynthesizer:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         seed = batch_seed(self.seed, b, steps=3)  # respond, critique, refine
         originals = self.responder.respond(samples, seed)
-        requests = [critique_request(s.prompt, r) for s, r in zip(samples, originals, strict=True)]
-        feedback = self.critic.generate(requests, seed + CRITIQUE_SEED_OFFSET)
+        feedback = self.critic.critique(samples, originals, seed + CRITIQUE_SEED_OFFSET)
         refined = self.responder.refine(samples, originals, feedback, seed)
         rows, skips = [], []
         for sample, row_id, original, text, refinement in zip(
