@@ -24,13 +24,12 @@ from pathlib import Path
 
 import torch
 
+from omnialign.data.records import load_samples
+from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
+from omnialign.models.generation.text import GenerationOptions, TextGenerator
 from omnialign.pipelines.llf.cli import build, parser
 from omnialign.pipelines.llf.critics import word_count
 from omnialign.pipelines.llf.pipeline import run_pipeline
-from omnialign.models.generation.text import GenerationOptions
-from omnialign.models.generation.text import TextGenerator
-from omnialign.data.records import load_samples
-from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs" / "smollm2" / "llf"

@@ -29,10 +29,10 @@ from typing import Any
 import torch
 
 from omnialign.alignment.cli import OmniAlignCLI
-from omnialign.models.generation.logprobs import response_token_logprobs
 from omnialign.data.collate import model_inputs
 from omnialign.data.fixtures.disclosure import judge_answer, write_dataset
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
+from omnialign.models.generation.logprobs import response_token_logprobs
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"

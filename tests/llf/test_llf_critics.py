@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from omnialign.data.sample import Message, Part, Sample
 from omnialign.pipelines.llf.critics import WordLimitCritic, word_count
 from omnialign.pipelines.llf.synthesis import PairSynthesizer
-from omnialign.data.sample import Message, Part, Sample
 
 
 def _sample(text: str, row: int = 0) -> Sample:
