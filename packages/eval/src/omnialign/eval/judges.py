@@ -209,9 +209,7 @@ class RewardModelJudge(Judge):
             )
             prompt = request.prompt if self.encoder.is_multimodal else _text_only(request.prompt)
             samples.append(Sample(prompt=prompt.prompt, responses=(response,)))
-        scores = self.model.score_samples(samples, self.encoder, batch_size=len(samples))[
-            :, self.index
-        ]
+        scores = self.model.score_samples(samples, self.encoder, batch_size=len(samples))[:, self.index]
         return [Verdict(float(s), f"score {float(s):.4f}") for s in scores]
 
 
