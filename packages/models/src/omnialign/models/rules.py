@@ -18,8 +18,8 @@ COMPLETE_END = re.compile(r"""[.!?]["')\]]*\s*$""")
 
 
 @dataclass(frozen=True)
-class ConciseProse:
-    """Score in [0, 1] for a concise, complete answer in plain prose.
+class PlainProse:
+    """Score in [0, 1] for a complete answer in plain prose within a word budget.
 
     `score = length × markup × complete`, where with `w` the number of whitespace-separated words:
     - `length` is 0 below `min_words` (no real answer), 1 up to `target_words`, then falls linearly to 0 at
@@ -29,18 +29,20 @@ class ConciseProse:
     - `complete` is `incomplete_factor` unless the text ends a sentence (`.`, `!`, `?`), else 1; an answer
       cut off by the token budget usually ends mid-sentence.
 
-    Small instruction models answer everyday questions with long bulleted essays that run past any short
-    budget; this rule prefers a few complete sentences, a target that preference training can move and that
-    a reader of the scores can verify.
+    Small instruction models answer everyday questions with markdown essays (numbered lists of `**bold**`
+    headings) that run past a short token budget. With the default budget every answer of a 64-token
+    generation gets the full length score, so the rule ranks a model's own samples by markup first and by a
+    finished last sentence second: a target that a few minutes of preference training can move and that a
+    reader can verify by eye.
     """
 
     min_words: int = 5
     """Fewer words than this is not an answer: score 0."""
-    target_words: int = 25
+    target_words: int = 60
     """Answers up to this many words get the full length score."""
-    max_words: int = 50
+    max_words: int = 120
     """The length score reaches 0 here."""
-    markup_factor: float = 0.5
+    markup_factor: float = 0.25
     """Multiplier for list or heading markup."""
     incomplete_factor: float = 0.5
     """Multiplier for an answer that does not end a sentence."""

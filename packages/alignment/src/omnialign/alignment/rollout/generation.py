@@ -43,6 +43,8 @@ class GenerationOptions:
     """Nucleus sampling mass (1.0: off)."""
     top_k: int = 0
     """Top-k sampling (0: off)."""
+    do_sample: bool = True
+    """False: greedy decoding (evaluation; the sampling settings are then unused). Rollouts must sample."""
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.temperature <= 0:
@@ -118,7 +120,7 @@ class HFGenerateBackend(RolloutBackend):
         width = inputs["input_ids"].shape[1]
         out = model.generate(
             **inputs,
-            do_sample=True,
+            do_sample=options.do_sample,
             max_new_tokens=options.max_new_tokens,
             temperature=options.temperature,
             top_p=options.top_p,

@@ -48,7 +48,7 @@ def sampling_kwargs(options: GenerationOptions, tokens: SpecialIds) -> dict[str,
     """`vllm.SamplingParams` arguments with `HFGenerateBackend`'s semantics (one sample per request)."""
     return {
         "n": 1,
-        "temperature": options.temperature,
+        "temperature": options.temperature if options.do_sample else 0.0,  # vLLM: 0 is greedy
         "top_p": options.top_p,
         "top_k": options.top_k if options.top_k > 0 else -1,  # -1: off, in every vLLM version
         "max_tokens": options.max_new_tokens,
