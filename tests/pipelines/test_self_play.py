@@ -86,7 +86,9 @@ def test_shipped_data_is_consistent_with_the_rule_and_the_split():
 
 def test_compare_by_hand():
     report = compare([0.0, 0.5, 1.0, 1.0], [1.0, 0.5, 0.25, 1.0], resamples=200, seed=0)
-    assert report["before"]["mean"] == pytest.approx(0.625) and report["after"]["mean"] == pytest.approx(0.6875)
+    assert report["before"]["mean"] == pytest.approx(0.625) and report["after"]["mean"] == pytest.approx(
+        0.6875
+    )
     assert report["difference"]["mean"] == pytest.approx(0.0625)
     assert (report["win_rate"]["wins"], report["win_rate"]["ties"], report["win_rate"]["losses"]) == (1, 2, 1)
     assert report["win_rate"]["value"] == pytest.approx(0.5)
@@ -98,9 +100,21 @@ def test_compare_by_hand():
 
 
 def test_generator_on_a_tiny_random_model(tmp_path):
-    result = run_self_play(str(tmp_path), model="tiny:llama", num_train=3, num_heldout=2, num_samples=2,
-                           max_new_tokens=6, batch_size=2, judge=RULE)
-    written = [json.loads(x) for f in (PREFERENCE_FILE, SKIPPED_FILE) for x in (tmp_path / f).read_text().splitlines()]
+    result = run_self_play(
+        str(tmp_path),
+        model="tiny:llama",
+        num_train=3,
+        num_heldout=2,
+        num_samples=2,
+        max_new_tokens=6,
+        batch_size=2,
+        judge=RULE,
+    )
+    written = [
+        json.loads(x)
+        for f in (PREFERENCE_FILE, SKIPPED_FILE)
+        for x in (tmp_path / f).read_text().splitlines()
+    ]
     assert result.pairs + sum(result.skipped.values()) == 3 == len(written)
     assert all(len(row["provenance"]["answers"]) == 2 for row in written)
     assert len((tmp_path / HELDOUT_FILE).read_text().splitlines()) == 2

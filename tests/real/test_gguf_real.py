@@ -4,7 +4,6 @@ apps/export.py) load with plain `AutoModelForCausalLM.from_pretrained` and give 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,12 @@ import torch
 import yaml
 from gguf import GGUFReader
 from gguf.quants import dequantize
+from reverse_words import write_split
 from transformers import AutoModelForCausalLM
 
 from omnialign.alignment.cli import main
 from omnialign.alignment.export import export_checkpoint
 from omnialign.models.gguf import embedded_model_file
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reverse_words import write_split  # noqa: E402
 
 EMBEDDED = "smollm2-135m-instruct"
 
@@ -56,7 +53,7 @@ def test_config_and_weights_come_from_the_file(smollm2, reader):
 
 def _fit(tmp_path: Path, name: str, lora: bool) -> object:
     """One SFT step through the train app on the embedded model; returns the CLI (module, trainer)."""
-    train, heldout = write_split(tmp_path, train=4, heldout=2)
+    train, _ = write_split(tmp_path, train=4, heldout=2)
     backbone = {"name": EMBEDDED, **({"lora": {"r": 4, "alpha": 8}} if lora else {})}
     config = {
         "seed_everything": 0,
@@ -69,7 +66,16 @@ def _fit(tmp_path: Path, name: str, lora: bool) -> object:
             "enable_checkpointing": lora,
             "default_root_dir": str(tmp_path / name),
             "callbacks": [
-                *([{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}}] if lora else []),
+                *(
+                    [
+                        {
+                            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                            "init_args": {"save_last": True},
+                        }
+                    ]
+                    if lora
+                    else []
+                ),
                 {"class_path": "omnialign.alignment.callbacks.ExportPretrained"},
             ],
         },

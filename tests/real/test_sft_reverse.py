@@ -9,19 +9,16 @@ which lowers the loss by predicting the right words without learning the reversa
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import torch
 from lightning.pytorch import seed_everything
 from quiet_trainer import quiet_trainer
+from reverse_words import write_split
 
 from omnialign.alignment.modules.sft import SFTModule
 from omnialign.data.datamodules import SFTDataModule
 from omnialign.models.backbone import BackboneOptions
-
-sys.path.insert(0, str(Path(__file__).parent))
-from reverse_words import write_split  # noqa: E402
 
 
 def _copy_answers(heldout: Path, target: Path) -> Path:
@@ -60,4 +57,6 @@ def test_sft_learns_to_reverse_words_on_heldout_words(tmp_path):
     base_prefers = (copy_before[0] > copy_before[1]).float().mean().item()
     prefers = (reversed_lp > copy_lp).float().mean().item()
     assert after < 0.5 * before, f"held-out loss {before:.3f} -> {after:.3f}: expected at least halved"
-    assert prefers >= 0.875 and prefers > base_prefers, f"reversed over copy: base {base_prefers}, after {prefers}"
+    assert prefers >= 0.875 and prefers > base_prefers, (
+        f"reversed over copy: base {base_prefers}, after {prefers}"
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -32,9 +31,9 @@ def compare(before: Sequence[float], after: Sequence[float], resamples: int, see
     if len(before) != len(after) or not before:
         raise ValueError(f"need the same non-zero number of scores, got {len(before)} and {len(after)}")
     n = len(before)
-    wins = sum(a > b for b, a in zip(before, after))
-    ties = sum(a == b for b, a in zip(before, after))
-    differences = [a - b for b, a in zip(before, after)]
+    wins = sum(a > b for b, a in zip(before, after, strict=True))
+    ties = sum(a == b for b, a in zip(before, after, strict=True))
+    differences = [a - b for b, a in zip(before, after, strict=True)]
 
     def summary(values: Sequence[float]) -> dict[str, Any]:
         return {"mean": sum(values) / n, "ci95": list(bootstrap_interval(list(values), resamples, seed=seed))}
@@ -63,8 +62,8 @@ def format_report(report: dict[str, Any]) -> str:
     win = report["win_rate"]
     return "\n".join(
         [
-            f"held-out before/after ({report['prompts']} prompts never trained on, judge {report['judge']['rule']},"
-            " greedy answers; mean [95% interval]):",
+            f"held-out before/after ({report['prompts']} prompts never trained on, judge "
+            f"{report['judge']['rule']}, greedy answers; mean [95% interval]):",
             f"  score before (base):     {_interval(report['before'])}",
             f"  score after (aligned):   {_interval(report['after'])}",
             f"  difference (paired):     {_interval(report['difference'])}",
@@ -148,8 +147,14 @@ class BeforeAfterReport(Callback):
             "report_file": str(target.resolve()),
             "export": str(exports[0].target(trainer).resolve()) if exports else None,
             "answers": [
-                {"prompt": s.prompt[-1].text(), "before": b, "after": a, "score_before": sb, "score_after": sa}
-                for s, b, a, sb, sa in zip(samples, before, after, scores_before, scores_after)
+                {
+                    "prompt": s.prompt[-1].text(),
+                    "before": b,
+                    "after": a,
+                    "score_before": sb,
+                    "score_after": sa,
+                }
+                for s, b, a, sb, sa in zip(samples, before, after, scores_before, scores_after, strict=True)
             ],
         }
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,12 @@ def _fill(split: str, tasks: tuple[str, ...], templates: tuple[str, ...], count:
     if count > len(tasks):
         raise ValueError(f"{split}: asked for {count} prompts but only {len(tasks)} tasks are written")
     return [
-        EverydayPrompt(f"{split}-{i:03d}", templates[i % len(templates)].format(task), task, templates[i % len(templates)])
+        EverydayPrompt(
+            f"{split}-{i:03d}",
+            templates[i % len(templates)].format(task),
+            task,
+            templates[i % len(templates)],
+        )
         for i, task in enumerate(tasks[:count])
     ]
 

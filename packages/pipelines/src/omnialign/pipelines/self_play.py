@@ -28,7 +28,11 @@ from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_proc
 from omnialign.models.rules import PlainProse
 from omnialign.pipelines.everyday_prompts import EverydayPrompt, everyday_prompts
 
-PREFERENCE_FILE, HELDOUT_FILE, SKIPPED_FILE = "preference_train.jsonl", "heldout_prompts.jsonl", "skipped.jsonl"
+PREFERENCE_FILE, HELDOUT_FILE, SKIPPED_FILE = (
+    "preference_train.jsonl",
+    "heldout_prompts.jsonl",
+    "skipped.jsonl",
+)
 
 
 def user_turn(text: str) -> tuple[Message, ...]:
