@@ -46,16 +46,17 @@ def test_sft_learns_to_reverse_words_on_heldout_words(tmp_path):
     data = SFTDataModule([str(train)], [str(heldout)], batch_size=8, max_length=64)
     module = SFTModule(
         backbone=BackboneOptions(name="smollm2-135m-instruct"),
-        optimizer=lambda params: torch.optim.AdamW(params, lr=1e-4),
+        optimizer=lambda params: torch.optim.AdamW(params, lr=3e-4),
     )
     before = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]["val/loss"]
     copy_before = _response_logprobs(module, [str(heldout)]), _response_logprobs(module, [str(copy)])
-    trainer = quiet_trainer(max_epochs=1, limit_val_batches=0)
+    trainer = quiet_trainer(max_epochs=2, limit_val_batches=0)
     trainer.fit(module, datamodule=data)
     after = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]["val/loss"]
     reversed_lp, copy_lp = _response_logprobs(module, [str(heldout)]), _response_logprobs(module, [str(copy)])
     base_prefers = (copy_before[0] > copy_before[1]).float().mean().item()
     prefers = (reversed_lp > copy_lp).float().mean().item()
+    print(f"held-out loss {before:.3f} -> {after:.3f}; reversed over copy {base_prefers} -> {prefers}")
     assert after < 0.5 * before, f"held-out loss {before:.3f} -> {after:.3f}: expected at least halved"
     assert prefers >= 0.875 and prefers > base_prefers, (
         f"reversed over copy: base {base_prefers}, after {prefers}"
