@@ -2,7 +2,7 @@
 
 Data: `omnialign.data.fixtures.disclosure` (share a value only when the context marks it public); held-out
 pairs use items, phrasings and templates that training never saw. Each objective trains from its shipped
-recipe under configs/smollm2/ (the DPO family: configs/smollm2/dpo.yaml plus the loss overlays in
+recipe under configs/smollm2/ (the DPO family: configs/smollm2/disclosure/dpo.yaml plus the loss overlays in
 configs/dpo/loss/), through the train app's own CLI class, then:
 - reward / cost: held-out pair accuracy (and the cost model's sign accuracy) before and after training, with
   the one-sided binomial probability that a coin reaches the same count;
@@ -188,7 +188,7 @@ def judge_generations(model, processor, prompts: list[dict], max_new_tokens: int
 def policy_objective(
     args: argparse.Namespace, data: Path, root: Path, loss: str, base, prompts: list[dict]
 ) -> dict[str, Any]:
-    config = ["smollm2/dpo.yaml"] + ([LOSS_OVERLAYS[loss]] if LOSS_OVERLAYS[loss] else [])
+    config = ["smollm2/disclosure/dpo.yaml"] + ([LOSS_OVERLAYS[loss]] if LOSS_OVERLAYS[loss] else [])
     overrides = run_overrides(args, data, "preference", root / loss)
     if loss == "kto":
         overrides.append("--model.init_args.reference=adapters")  # the LoRA base, no second copy
@@ -207,14 +207,14 @@ def policy_objective(
 
 
 DPO_BETA = 0.1
-"""β of the implicit reward reported for every policy (configs/smollm2/dpo.yaml's), so margins compare."""
+"""β of the implicit reward reported for every policy (configs/smollm2/disclosure/dpo.yaml's), so margins compare."""
 
 
 def base_policy_result(
     args: argparse.Namespace, data: Path, root: Path, prompts: list[dict]
 ) -> tuple[Any, dict[str, Any] | None]:
     """The untouched base model's own numbers, and the model itself (the reference for KL and margins)."""
-    cli = build(["smollm2/dpo.yaml"], run_overrides(args, data, "preference", root / "base"))
+    cli = build(["smollm2/disclosure/dpo.yaml"], run_overrides(args, data, "preference", root / "base"))
     cli.datamodule.attach_processor(cli.model.processor)
     cli.datamodule.setup("validate")
     options = BackboneOptions(name=args.backbone)

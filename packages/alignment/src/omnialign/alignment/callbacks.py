@@ -52,11 +52,15 @@ class ExportPretrained(Callback):
         """`dirpath`: export folder; default `<run directory>/export`, next to `checkpoints/`."""
         self.dirpath = dirpath
 
+    def target(self, trainer: Trainer) -> Path:
+        """The export folder of this run."""
+        return Path(self.dirpath) if self.dirpath else run_directory(trainer) / "export"
+
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         export = getattr(pl_module, "export_pretrained", None)
         if export is None:
             raise TypeError(f"{type(pl_module).__name__} has no export_pretrained(); remove ExportPretrained")
-        target = Path(self.dirpath) if self.dirpath else run_directory(trainer) / "export"
+        target = self.target(trainer)
         with full_weights(trainer.strategy, pl_module):
             if trainer.is_global_zero:
                 export(target)
