@@ -207,7 +207,7 @@ def policy_objective(
 
 
 DPO_BETA = 0.1
-"""β of the implicit reward reported for every policy (configs/smollm2/disclosure/dpo.yaml's), so margins compare."""
+"""β of the implicit reward reported for every policy (the disclosure DPO recipe's), so margins compare."""
 
 
 def base_policy_result(
