@@ -3,6 +3,7 @@ other dark, so a generator aligned with the preference denoises bright media bet
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -15,9 +16,29 @@ from omnialign.data.datamodules.media_preference import MediaPreferenceDataModul
 TINY = Path(__file__).resolve().parents[2] / "data" / "tiny"
 
 
+def _folder(schema: str) -> str:
+    return {"safesora/pairs": "safesora"}.get(schema, schema)
+
+
+def _items(data: MediaPreferenceDataModule, split: str) -> tuple[set[str], list[str]]:
+    """The prompts of a split, and the SHA-256 of every response media file (by content, not by name)."""
+    samples = data._load(split, {"train": data.train_files, "val": data.val_files}[split])
+    prompts = {" ".join(message.text for message in s.prompt) for s in samples}
+    files = [part.media.path for s in samples for response in s.responses for part in response if part.media]
+    return prompts, [hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in files]
+
+
+def assert_held_out(data: MediaPreferenceDataModule) -> None:
+    """No validation prompt and no validation media file's content also occurs in training."""
+    (train_prompts, train_media), (val_prompts, val_media) = _items(data, "train"), _items(data, "val")
+    assert not train_prompts & val_prompts, "a validation prompt is also a training prompt"
+    assert len(set(val_media)) == len(val_media), "two validation clips with the same content"
+    assert not set(train_media) & set(val_media), "a validation media file has a training one's content"
+
+
 def media_pairs(schema: str, batch_size: int = 8, **kwargs) -> MediaPreferenceDataModule:
     """Train and val pairs of an align-anything text-to-<media> subset (or SafeSora) from data/tiny."""
-    folder = {"safesora/pairs": "safesora"}.get(schema, schema)
+    folder = _folder(schema)
     name = "config-train.json.gz" if schema == "safesora/pairs" else "train.parquet"
     return MediaPreferenceDataModule(
         schema=schema,

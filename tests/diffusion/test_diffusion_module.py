@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline
-from diffusion_helpers import fit, held_out_accuracy, media_pairs
+from diffusion_helpers import assert_held_out, fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.models.diffusion import DiffusionLoraOptions, GeneratorOptions
@@ -101,6 +101,7 @@ def test_dpo_learns_the_planted_brightness_preference(name, epochs, tmp_path):
         optimizer=partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0),
     )
     data = media_pairs(SCHEMAS[name], num_frames=4)
+    assert_held_out(data)
     trainer = fit(module, data, epochs, tmp_path)
     accuracy = held_out_accuracy(module, trainer, data, seeds=3)
     print(f"{name}: held-out implicit accuracy {accuracy:.3f}")

@@ -89,7 +89,7 @@ def scores(
     head: str | None = None,
     processor: str | None = None,
     schema: str = "pku-saferlhf",
-    dimension: str = "better",
+    dimension: str | None = None,
     batch_size: int = 8,
     media_root: str | None = None,
     device: str = "auto",
@@ -105,7 +105,7 @@ def scores(
         processor: Tokenizer/processor location when not in `model` (e.g. `tiny:llama`).
         schema: Record schema of the files.
         dimension: Preference dimension that decides the chosen response (PKU-SafeRLHF: `better`,
-            `safer`; align-anything: `overall`, ...).
+            `safer`; align-anything: `overall`, ...); None: the schema's default.
         batch_size: Pairs per forward pass.
         media_root: Folder relative media paths are resolved against.
         device: `auto` (the GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...

@@ -55,12 +55,12 @@ def score_pairs(
     kind: ScoreKind,
     head: str,
     schema: str = "pku-saferlhf",
-    dimension: str = "better",
+    dimension: str | None = None,
     batch_size: int = 8,
     media_root: str | None = None,
 ) -> tuple[PreferenceAccuracy | CostAccuracy, list[dict[str, Any]]]:
     """The filled metric and one row per pair (subset, row, both scores, labels); `dimension` is the
-    preference that decides `chosen`."""
+    preference that decides `chosen` (None: the schema's default)."""
     metric = PreferenceAccuracy([s.name for s in subsets]) if kind == "reward" else CostAccuracy()
     rows: list[dict[str, Any]] = []
     model.eval()

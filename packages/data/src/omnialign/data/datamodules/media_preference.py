@@ -17,6 +17,7 @@ import torch
 
 from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.media import load_audio, load_image, load_video
+from omnialign.data.records import get_format
 from omnialign.data.sample import LabelKey, MediaRef, Sample
 
 
@@ -41,7 +42,7 @@ class MediaPreferenceDataModule(SampleDataModule):
         self,
         *args: Any,
         schema: str = "align-anything/text-to-image",
-        dimension: str = "overall",
+        dimension: str | None = None,
         size: tuple[int, int] = (16, 16),
         num_frames: int = 4,
         sample_rate: int = 16000,
@@ -53,7 +54,8 @@ class MediaPreferenceDataModule(SampleDataModule):
             schema: Record schema: `align-anything/text-to-image`, `align-anything/text-to-video`,
                 `align-anything/text-to-audio` or `safesora/pairs`.
             dimension: Preference dimension that decides `chosen` (align-anything: `overall`, ...; SafeSora:
-                `helpfulness`, `harmlessness` or a sub-preference such as `aesthetics`).
+                `helpfulness`, `harmlessness` or a sub-preference such as `aesthetics`). None: the schema's
+                own default dimension; a name the schema lacks is an error here, before any model is built.
             size: (height, width) images and video frames are resized to; a multiple of the VAE's
                 downsampling (8 for Stable Diffusion).
             num_frames: Frames sampled uniformly from each video.
@@ -62,6 +64,7 @@ class MediaPreferenceDataModule(SampleDataModule):
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
+        get_format(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
         self.dimension = dimension
         self.size = tuple(size)
         self.num_frames = num_frames

@@ -29,6 +29,7 @@ from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.encode import EncodedSequence
 from omnialign.data.interleaved import writes_images
+from omnialign.data.records import get_format
 from omnialign.data.sample import LabelKey, Message, Sample
 
 UNLABELLED = -1
@@ -68,7 +69,7 @@ class PreferenceDataModule(SampleDataModule):
         self,
         *args: Any,
         schema: str = "pku-saferlhf",
-        dimension: str = "overall",
+        dimension: str | None = None,
         head_dimensions: list[str] | None = None,
         media_responses_as_input: bool = False,
         **kwargs: Any,
@@ -78,7 +79,9 @@ class PreferenceDataModule(SampleDataModule):
             schema: Record schema of the files (e.g. `pku-saferlhf`, `align-anything/text-image-to-text`,
                 `safesora/pairs`).
             dimension: Preference dimension that decides the `chosen` label (align-anything: `overall`,
-                `instruction_following`, ...; SafeSora: `helpfulness`, `harmlessness`, a sub-preference).
+                `instruction_following`, ...; PKU-SafeRLHF: `better`, `safer`; SafeSora: `helpfulness`,
+                `harmlessness`, a sub-preference). None: the schema's own default dimension (the first it
+                declares); a name the schema lacks is an error here, before any model is built.
             head_dimensions: For multi-head score models: the dimensions whose labels are batched under
                 `targets['dimensions']`, one column each, in this order.
             media_responses_as_input: Show media responses (generated images, videos, audio) to the model
@@ -86,6 +89,7 @@ class PreferenceDataModule(SampleDataModule):
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
+        get_format(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
         self.dimension = dimension
         self.head_dimensions = head_dimensions
         self.media_responses_as_input = media_responses_as_input
