@@ -10,7 +10,7 @@ import pytest
 from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
-from omnialign.data.records import get_format
+from omnialign.data.records import get_schema
 from omnialign.data.sample import LabelKey
 
 CASES = [
@@ -21,9 +21,9 @@ CASES = [
 
 def test_every_preference_format_declares_a_default_dimension():
     for name in ("pku-saferlhf", "safesora/pairs", "preference", "align-anything/text-to-text"):
-        fmt = get_format(name)
+        fmt = get_schema(name)
         assert fmt.default_dimension == fmt.dimensions[0]
-    assert get_format("align-anything/text-to-image").default_dimension == "overall"
+    assert get_schema("align-anything/text-to-image").default_dimension == "overall"
 
 
 @pytest.mark.parametrize(("schema", "default", "field"), CASES, ids=[c[0] for c in CASES])

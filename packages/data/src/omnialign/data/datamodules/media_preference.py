@@ -17,7 +17,7 @@ import torch
 
 from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.media import load_audio, load_image, load_video
-from omnialign.data.records import get_format
+from omnialign.data.records import get_schema
 from omnialign.data.sample import LabelKey, MediaRef, Sample
 
 
@@ -64,7 +64,7 @@ class MediaPreferenceDataModule(SampleDataModule):
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
-        get_format(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
+        get_schema(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
         self.dimension = dimension
         self.size = tuple(size)
         self.num_frames = num_frames

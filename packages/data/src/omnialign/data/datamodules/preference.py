@@ -29,7 +29,7 @@ from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.encode import EncodedSequence
 from omnialign.data.interleaved import writes_images
-from omnialign.data.records import get_format
+from omnialign.data.records import get_schema
 from omnialign.data.sample import LabelKey, Message, Sample
 
 UNLABELLED = -1
@@ -89,7 +89,7 @@ class PreferenceDataModule(SampleDataModule):
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
-        get_format(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
+        get_schema(schema).check_dimension(dimension)  # fail on an unknown name now, not at setup
         self.dimension = dimension
         self.head_dimensions = head_dimensions
         self.media_responses_as_input = media_responses_as_input
