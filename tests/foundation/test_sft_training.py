@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import combinations, permutations
 from pathlib import Path
 
 import pytest
@@ -14,47 +15,95 @@ from lightning.pytorch import Trainer, seed_everything
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from omnialign.alignment.modules.sft import SFTModule
+from omnialign.data.collate import model_inputs
 from omnialign.data.datamodules import SFTDataModule
 from omnialign.models.backbone import BackboneOptions
 
+WORDS = ("red", "blue", "green", "cat", "dog", "sun", "moon", "tree")
 
-def _write_planted(path: Path, n: int) -> None:
-    """Every response is the prompt's words in reverse order: learnable, and far from random init."""
-    words = ["red", "blue", "green", "cat", "dog", "sun", "moon", "tree"]
-    g = torch.Generator().manual_seed(n)
-    with path.open("w") as f:
-        for _ in range(n):
-            picked = [words[i] for i in torch.randperm(len(words), generator=g)[:3].tolist()]
-            row = {"prompt": "Reverse: " + " ".join(picked), "response": " ".join(reversed(picked))}
-            f.write(json.dumps(row) + "\n")
+
+def _triples(seed: int = 0) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Ordered word triples for training (every order of 48 word sets) and validation (16 triples of the 8
+    other sets). No validation triple's three words occur together in any training prompt, in any order, so
+    the model must apply the reversal to combinations it never saw."""
+    g = torch.Generator().manual_seed(seed)
+    sets = list(combinations(WORDS, 3))
+    sets = [sets[i] for i in torch.randperm(len(sets), generator=g).tolist()]
+    train = [p for s in sets[8:] for p in permutations(s)]
+    val = [p for s in sets[:8] for p in permutations(s)]
+    return train, [val[i] for i in torch.randperm(len(val), generator=g)[:16].tolist()]
+
+
+def _write(path: Path, rows: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> str:
+    """`Reverse: <prompt words>` → `<response words>` rows."""
+    lines = [json.dumps({"prompt": "Reverse: " + " ".join(p), "response": " ".join(r)}) for p, r in rows]
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+def _order_accuracy(module: SFTModule, prompts: list[tuple[str, ...]], folder: Path) -> float:
+    """Share of held-out prompts whose reversed word order the model scores above all five other orders of
+    the same three words. The six candidates hold the same tokens, so a model that ignores word order (a
+    bag of words) has no preference among them: chance is 1/6."""
+    orders = list(permutations(range(3)))
+    rows = [(p, tuple(p[i] for i in order)) for p in prompts for order in orders]
+    data = SFTDataModule([], [_write(folder / "orders.jsonl", rows)], batch_size=len(orders))
+    data.attach_processor(module.processor)
+    data.setup("validate")
+    policy = module.policy.eval()
+    scores = []
+    with torch.no_grad():
+        for batch in data.val_dataloader():
+            logits = policy(**model_inputs(batch)).logits[:, :-1].log_softmax(-1)
+            tokens = logits.gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+            scores.append((tokens * batch["response_mask"][:, 1:]).sum(-1))
+    best = torch.cat(scores).view(len(prompts), len(orders)).argmax(-1)
+    return (best == orders.index((2, 1, 0))).float().mean().item()
 
 
 def _validation_loss(trainer: Trainer, module: SFTModule, data: SFTDataModule) -> float:
     return trainer.validate(module, datamodule=data, verbose=False)[0]["val/loss"]
 
 
-def _fit(tmp_path: Path, seed: int) -> tuple[float, float]:
+def _fit(tmp_path: Path, seed: int) -> tuple[float, float, float, float]:
+    """Validation loss and held-out order accuracy, before and after 16 epochs."""
     seed_everything(seed)
     tmp_path.mkdir(parents=True)
-    _write_planted(tmp_path / "train.jsonl", 96)
-    _write_planted(tmp_path / "val.jsonl", 16)
-    data = SFTDataModule([str(tmp_path / "train.jsonl")], [str(tmp_path / "val.jsonl")], batch_size=16)
+    train, val = _triples()
+    assert not {frozenset(t) for t in train} & {frozenset(v) for v in val}, "validation word sets are unseen"
+    reverse = lambda triples: [(t, t[::-1]) for t in triples]  # noqa: E731
+    data = SFTDataModule(
+        [_write(tmp_path / "train.jsonl", reverse(train))],
+        [_write(tmp_path / "val.jsonl", reverse(val))],
+        batch_size=16,
+    )
     module = SFTModule(
         backbone=BackboneOptions(name="tiny:llama"),
         optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
     )
     common = dict(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
     before = _validation_loss(Trainer(**common), module, data)
-    trainer = Trainer(max_epochs=5, default_root_dir=tmp_path, enable_model_summary=False, **common)
+    order_before = _order_accuracy(module, val, tmp_path)
+    trainer = Trainer(max_epochs=16, default_root_dir=tmp_path, enable_model_summary=False, **common)
     trainer.fit(module, datamodule=data)
-    return before, _validation_loss(trainer, module, data)
+    after = _validation_loss(trainer, module, data)
+    return before, after, order_before, _order_accuracy(module, val, tmp_path)
 
 
 def test_sft_learns_a_planted_pattern_deterministically(tmp_path):
-    before, after = _fit(tmp_path / "a", seed=0)
-    assert after < 0.6 * before, f"validation loss {before:.3f} -> {after:.3f}: expected a 40% drop"
-    before_again, after_again = _fit(tmp_path / "b", seed=0)
-    assert (before_again, after_again) == pytest.approx((before, after), rel=1e-5)
+    """Every response is its prompt's three words reversed; validation prompts combine words never seen
+    together in training. A loss drop alone does not show the pattern was learnt: after 5 epochs of 96 rows
+    the validation loss fell 6.20 -> 2.63 (58%) while the reversed order came first on 1 of 16 held-out
+    prompts, a model that learnt which words to say but not in which order. So the test also ranks all six
+    orders of each held-out prompt's words (same tokens, so chance is 1/6 and a bag-of-words model has no
+    preference): measured loss 6.22 -> 0.145 and order accuracy 0.31 -> 0.88 (14 of 16) after 16 epochs;
+    asked: at least 0.75 (chance 1/6), and a 90% loss drop."""
+    before, after, order_before, order_after = _fit(tmp_path / "a", seed=0)
+    print(f"val loss {before:.3f} -> {after:.3f}, order accuracy {order_before:.2f} -> {order_after:.2f}")
+    assert after < 0.1 * before, f"validation loss {before:.3f} -> {after:.3f}: expected a 90% drop"
+    assert order_after >= 0.75, f"reversed order ranked first on {order_after:.0%} of held-out prompts"
+    again = _fit(tmp_path / "b", seed=0)
+    assert again == pytest.approx((before, after, order_before, order_after), rel=1e-5)
 
 
 def test_export_round_trip_gives_identical_logits(tmp_path):
