@@ -66,7 +66,7 @@ def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path, render):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert str(output / "index.html") in done.stdout
-    prompt_image = ROOT / "data/tiny/train/align-anything/text-image-to-text-image/0_image.png"
+    prompt_image = ROOT / "data/tiny/train/align-anything/text-image-to-text-image/0_image_url.png"
     _check_page(
         output / "index.html", ["Draw a bright square.", "Make this picture brighter."], [None, prompt_image]
     )

@@ -42,8 +42,8 @@ def test_no_dimension_means_the_formats_default(tmp_path, schema, default, field
 
 @pytest.mark.parametrize("module", [PreferenceDataModule, MediaPreferenceDataModule])
 def test_an_unknown_dimension_fails_when_the_datamodule_is_built(module):
-    named = r"format 'pku-saferlhf' has no preference dimension 'overall'.*better.*safer"
+    named = r"schema 'pku-saferlhf' has no preference dimension 'overall'.*better.*safer"
     with pytest.raises(ValueError, match=named):
         module(["unread.jsonl"], schema="pku-saferlhf", dimension="overall")
-    with pytest.raises(ValueError, match="unknown record format"):
+    with pytest.raises(ValueError, match="unknown record schema"):
         module(["unread.jsonl"], schema="pku-safe-rlhf")
