@@ -21,6 +21,7 @@ def test_smollm2_llf_configs_parse(name):
     assert (pipeline.synthesis.critic is None) == (name == "model-critic")
 
 
+@pytest.mark.heavy
 def test_rule_critic_pipeline_runs_on_real_answers(tmp_path):
     result = llf.run("rule-critic", tmp_path, prompts=2, dpo=False)
     assert result["pairs"] + sum(result["skipped"].values()) == 2

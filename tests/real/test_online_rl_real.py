@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from bench_scripts import bench_script
 
 online_rl = bench_script("online_rl")
 
 
+@pytest.mark.heavy
 def test_online_rl_bench_measures_heldout_reward_and_kl_around_a_short_run(tmp_path):
     heldout = tmp_path / "heldout.jsonl"
     heldout.write_text("".join(online_rl.HELDOUT.read_text().splitlines(keepends=True)[:3]))

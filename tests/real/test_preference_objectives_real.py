@@ -73,6 +73,7 @@ def test_no_length_or_direction_shortcut_in_tokens(smollm2):
         assert sum(e.preferred == e.refusal for e in examples) == 100
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(("objective", "kind"), [("reward", "preference"), ("cost", "cost")])
 def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
     cli = recipe(objective, data, kind, tmp_path)
@@ -84,6 +85,7 @@ def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
         assert metrics["val/sign_accuracy"] >= BAR
 
 
+@pytest.mark.heavy
 def test_dpo_raises_held_out_implicit_reward_accuracy(data, tmp_path):
     """The recipe's reference is the untrained policy (precomputed), so the validation `rewards/accuracies`
     after the epoch is the share of held-out pairs where log π/π_base favours the preferred response; it
