@@ -40,6 +40,10 @@ QUIET = (
 )
 
 
+QUIET_OVERRIDES = {flag[2:].split("=")[0]: yaml.safe_load(flag.split("=")[1]) for flag in QUIET}
+"""The same settings for an LLF training stage, as dotted-key overrides."""
+
+
 def is_gpu(recipe: str) -> bool:
     return "gpu" in recipe
 
@@ -96,7 +100,7 @@ def llf(recipe: str) -> Step:
         f"training.{name}": stage for name, stage in config["training"].items()
     }
     for key, stage in stages.items():
-        args.append(f"--{key}.args={json.dumps([*stage.get('args', []), *QUIET])}")
+        args.append(f"--{key}.overrides={json.dumps(stage.get('overrides', {}) | QUIET_OVERRIDES)}")
     workdir = config["workdir"]
     expect = [f"{workdir}/pairs/pairs.jsonl", *(f"{workdir}/{name}/export" for name in config["training"])]
     stage_configs = [Path(c).relative_to("configs").as_posix() for s in stages.values() for c in s["config"]]
