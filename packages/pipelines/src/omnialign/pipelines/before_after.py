@@ -147,7 +147,7 @@ class BeforeAfterReport(Callback):
             "export": str(exports[0].target(trainer).resolve()) if exports else None,
             "answers": [
                 {
-                    "prompt": s.prompt[-1].text(),
+                    "prompt": s.prompt[-1].text,
                     "before": b,
                     "after": a,
                     "score_before": sb,
