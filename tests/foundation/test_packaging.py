@@ -29,7 +29,10 @@ OPTIONAL = {  # package -> modules that may miss for want of one of its extras: 
         "omnialign.data.interleaved": "torch",
         "omnialign.data.sampling": "torch",
     },
-    "omnialign-models": {"omnialign.models.diffusion": "diffusers"},
+    "omnialign-models": {
+        "omnialign.models.diffusion": "diffusers",
+        "omnialign.models.generation.media": "diffusers",
+    },
 }
 ABSENT = {"omnialign-data": ["torch", "lightning", "transformers"]}
 SCRIPTS = {
