@@ -92,7 +92,7 @@ def count_summary(correct: float, total: int) -> dict[str, Any]:
 
 def score_objective(args: argparse.Namespace, data: Path, root: Path, objective: str) -> dict[str, Any]:
     kind = "preference" if objective == "reward" else "cost"
-    cli = build([f"smollm2/{objective}.yaml"], run_overrides(args, data, kind, root / objective))
+    cli = build([f"smollm2/disclosure/{objective}.yaml"], run_overrides(args, data, kind, root / objective))
     n = len((data / "val" / f"{kind}.jsonl").read_text().splitlines())
     before = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)[0]
     start = time.perf_counter()

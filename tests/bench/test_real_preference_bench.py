@@ -11,7 +11,6 @@ import sys
 import pytest
 
 
-@pytest.mark.heavy
 @pytest.mark.slow
 def test_real_preference_bench_runs_in_quick_mode(repo_root, tmp_path):
     result = subprocess.run(

@@ -19,7 +19,7 @@ import pytest
 from omnialign.alignment.cli import OmniAlignCLI
 from omnialign.data.fixtures import disclosure as d
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "smollm2"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "smollm2" / "disclosure"
 TRAIN, VAL = 64, 64  # examples; the cost files hold the private half of each
 BAR = 0.8
 
