@@ -1,23 +1,58 @@
-"""The benchmark harness itself runs (a smoke run with a shrunken model): a broken benchmark is found in CI,
-not when someone needs the numbers. Timing is never asserted here."""
+"""The peer benchmark harness runs every variant of every objective (a smoke run: two steps, one repeat, the
+GRPO rollouts cut to 2 prompts x 2 samples of 4 tokens): a broken benchmark is found in CI, not when someone
+needs the numbers. Timing is never asserted here; the harness's own arithmetic is."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
+EXPECTED_ROWS = {"dpo": 6, "reward": 2, "sft": 3, "grpo": 3}
+
 
 @pytest.mark.slow
-def test_dpo_benchmark_harness_runs_every_variant(repo_root):
+@pytest.mark.timeout(1200)
+def test_peer_benchmark_runs_every_variant(repo_root, tmp_path):
     result = subprocess.run(
-        [sys.executable, "bench/dpo_vs_trl.py", "--quick"],
+        [sys.executable, "bench/vs_trl.py", "--quick", "--repeats", "1", "--out", str(tmp_path)],
         cwd=repo_root,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 4, result.stdout
+    for objective, rows in EXPECTED_ROWS.items():
+        runs = json.loads((tmp_path / f"{objective}-tiny.json").read_text())
+        assert len(runs) == rows
+        for (run,) in runs.values():
+            assert run["per_second"] > 0 and run["peak_rss_mib"] > 0
+            assert run["end_to_end_seconds"] >= run["timed_seconds"]
+        if objective == "grpo":
+            assert all(r["generated_tokens_per_s"] > 0 for (r,) in runs.values())
+
+
+def test_ratios_compare_each_reference_mode_with_its_own_peer(repo_root, monkeypatch):
+    """A DPO variant is compared with TRL in the same reference mode; a trainer with one configuration is its
+    own best."""
+    monkeypatch.syspath_prepend(str(repo_root / "bench"))
+    from vs_trl import table
+
+    def run(per_second: float, rss: float) -> list[dict]:
+        return [{"per_second": per_second, "end_to_end_per_second": 1.0, "peak_rss_mib": rss}]
+
+    dpo = {
+        ("omnialign", "live"): run(6.0, 100.0),
+        ("trl", "live-default"): run(2.0, 100.0),
+        ("trl", "live-best"): run(4.0, 200.0),
+        ("omnialign", "precomputed"): run(9.0, 50.0),
+        ("trl", "precomputed-default"): run(3.0, 100.0),
+        ("trl", "precomputed-best"): run(6.0, 100.0),
+    }
+    rows = table("dpo", dpo).splitlines()
+    assert rows[2].endswith("| 3.00x | 1.50x | 0.50x |")
+    assert rows[5].endswith("| 3.00x | 1.50x | 0.50x |")
+    reward = {("omnialign", "default"): run(3.0, 120.0), ("trl", "default"): run(2.0, 100.0)}
+    assert table("reward", reward).splitlines()[2].endswith("| 1.50x | 1.50x | 1.20x |")

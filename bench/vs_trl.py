@@ -1,0 +1,181 @@
+"""OmniAlign vs TRL, measured in the same run: DPO (live and precomputed reference), reward model, SFT and
+GRPO, on a tiny random Llama and on the embedded SmolLM2-135M-Instruct, against TRL's default and its best CPU
+configuration (bench/peer/trl_side.py says which that is and why).
+
+Every variant runs in its own subprocess (its peak resident memory is its own), repeated `--repeats` times in
+interleaved order (variant A, B, C, A, B, C, ...: drift in machine load hits every variant alike); tables give
+the median and the min-max spread. Throughput counts the timed optimiser steps after warm-up; "end to end"
+counts everything from before the model loads to the last step (loading, tokenising, reference precompute),
+on both sides.
+
+    uv run python bench/vs_trl.py                                  # all objectives, both models, 3 repeats
+    uv run python bench/vs_trl.py --objectives dpo --models tiny   # a subset
+    uv run python bench/vs_trl.py --write                          # also record the tables in BENCHMARKS.md
+    uv run python bench/vs_trl.py --quick                          # smoke run of the harness (no numbers)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = ROOT / "runs" / "bench" / "models"
+VARIANTS = {  # objective -> (side, variant); a DPO variant's reference mode is its first word
+    "dpo": [
+        ("omnialign", "live"),
+        ("trl", "live-default"),
+        ("trl", "live-best"),
+        ("omnialign", "precomputed"),
+        ("trl", "precomputed-default"),
+        ("trl", "precomputed-best"),
+    ],
+    "reward": [("omnialign", "default"), ("trl", "default")],
+    "sft": [("omnialign", "default"), ("trl", "default"), ("trl", "best")],
+    "grpo": [("omnialign", "default"), ("trl", "default"), ("trl", "best")],
+}
+UNITS = {"dpo": "pairs", "reward": "pairs", "sft": "sequences", "grpo": "samples"}
+
+
+def child(side: str, objective: str, variant: str, model: str, quick: bool) -> None:
+    """Run one variant in this process and print its result line."""
+    import torch
+    from peer.workload import QUICK, WORKLOADS, model_folder
+
+    workload = (QUICK if quick else WORKLOADS)[model]
+    torch.set_num_threads(workload.threads)
+    folder = model_folder(workload, MODELS_DIR)
+    if side == "omnialign":
+        from peer.omnialign_side import run
+    else:
+        from peer.trl_side import run
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(objective, variant, workload, folder, Path(tmp))
+    if objective == "grpo":
+        rollout = workload.prompts * workload.samples_per_prompt
+        units = workload.rollouts_timed * rollout
+        total = (workload.rollouts_warmup + workload.rollouts_timed) * rollout
+    else:
+        units, total = workload.timed_steps * workload.batch_size, workload.steps * workload.batch_size
+    result |= {
+        "per_second": units / result["timed_seconds"],
+        "end_to_end_per_second": total / result["end_to_end_seconds"],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print("RESULT " + json.dumps(result))
+
+
+def measure(side: str, objective: str, variant: str, model: str, quick: bool) -> dict:
+    from peer.workload import WORKLOADS
+
+    threads = str(WORKLOADS[model].threads)
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    args = [sys.executable, __file__, "--child", side, objective, variant, model]
+    args += ["--quick"] if quick else []
+    out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"{side} {objective} {variant} on {model} failed:\n{out.stderr[-4000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def spread(values: list[float], digits: int) -> str:
+    """Median and [min-max] of the repeats."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def peer_of(objective: str, variant: str, which: str) -> str:
+    """The TRL variant an OmniAlign variant is compared with: same reference mode for DPO."""
+    return f"{variant}-{which}" if objective == "dpo" else which
+
+
+def table(objective: str, runs: dict[tuple[str, str], list[dict]]) -> str:
+    """One row per variant: medians and spreads, and OmniAlign's ratios to TRL's default and best."""
+    unit = UNITS[objective]
+    median = {key: statistics.median(r["per_second"] for r in rs) for key, rs in runs.items()}
+    rss = {key: statistics.median(r["peak_rss_mib"] for r in rs) for key, rs in runs.items()}
+    grpo = objective == "grpo"
+    head = f"| variant | {unit}/s (timed steps) | {unit}/s end to end | peak RSS MiB |"
+    head += " generated tokens/s | update samples/s |" if grpo else ""
+    head += " vs TRL default | vs TRL best | RSS vs TRL best |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for (side, variant), rs in runs.items():
+        row = (
+            f"| {side} {variant} | {spread([r['per_second'] for r in rs], 2)} | "
+            f"{spread([r['end_to_end_per_second'] for r in rs], 2)} | "
+            f"{spread([r['peak_rss_mib'] for r in rs], 0)} |"
+        )
+        if grpo:
+            row += f" {spread([r['generated_tokens_per_s'] for r in rs], 1)} |"
+            row += f" {spread([r['update_samples_per_s'] for r in rs], 2)} |"
+        ratios = ["", "", ""]
+        if side == "omnialign":
+            default = ("trl", peer_of(objective, variant, "default"))
+            best = ("trl", peer_of(objective, variant, "best"))
+            best = best if best in runs else default  # a trainer without a faster configuration
+            ratios = [
+                f"{median[(side, variant)] / median[default]:.2f}x",
+                f"{median[(side, variant)] / median[best]:.2f}x",
+                f"{rss[(side, variant)] / rss[best]:.2f}x",
+            ]
+        lines.append(row + "".join(f" {r} |" for r in ratios))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--objectives", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--models", nargs="+", choices=("tiny", "smollm2"), default=["tiny", "smollm2"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "vs_trl")
+    parser.add_argument("--write", action="store_true", help="record the tables in BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="smoke run of the harness (not a measurement)")
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child, args.quick)
+        return
+    if args.quick and args.write:
+        parser.error("--quick results are not measurements; they are never written")
+    models = ["tiny"] if args.quick else args.models
+    args.out.mkdir(parents=True, exist_ok=True)
+    for model in models:
+        for objective in args.objectives:
+            report_one(objective, model, args)
+
+
+def report_one(objective: str, model: str, args: argparse.Namespace) -> None:
+    import trl
+    from peer.workload import QUICK, WORKLOADS
+    from record import publish  # bench/ is this script's folder, first on sys.path
+
+    runs: dict[tuple[str, str], list[dict]] = {key: [] for key in VARIANTS[objective]}
+    for _ in range(args.repeats):
+        for side, variant in VARIANTS[objective]:
+            runs[(side, variant)].append(measure(side, objective, variant, model, args.quick))
+    raw = args.out / f"{objective}-{model}.json"
+    raw.write_text(json.dumps({f"{s} {v}": rs for (s, v), rs in runs.items()}, indent=2))
+    workload = (QUICK if args.quick else WORKLOADS)[model]
+    details = (
+        f"trl {trl.__version__}; {args.repeats} interleaved repeats, median [min-max]. "
+        f"Workload: {workload.describe()}"
+    )
+    section = f"{objective.upper() if objective != 'reward' else 'Reward model'} vs TRL: {model}"
+    publish(section, f"{objective} on {model}", workload.threads, details, table(objective, runs), args.write)
+
+
+if __name__ == "__main__":
+    main()
