@@ -3,12 +3,16 @@ preference."""
 
 from __future__ import annotations
 
+import inspect
+from typing import get_args
+
 import pytest
 import torch
 from lightning.pytorch import seed_everything
 from quiet_trainer import quiet_trainer
 
-from omnialign.alignment.modules.dpo import DPOModule
+from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, orpo_loss
+from omnialign.alignment.modules.dpo import DPOLoss, DPOModule
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
 from omnialign.models.backbone import BackboneOptions, LoraOptions
@@ -112,3 +116,31 @@ def test_dpo_learns_a_planted_preference(tmp_path, fmt, backbone, loss, referenc
 def test_kto_needs_a_live_reference():
     with pytest.raises(ValueError, match="mismatched"):
         DPOModule(loss="kto", reference="precomputed")
+
+
+def test_every_loss_in_the_table_is_a_choice_fed_by_module_arguments():
+    """The `loss` choices are the table's rows, and every hyperparameter a row names is a `DPOModule`
+    argument (so `loss_settings` can supply it)."""
+    assert set(get_args(DPOLoss)) == set(PREFERENCE_LOSSES)
+    arguments = set(inspect.signature(DPOModule.__init__).parameters)
+    module = DPOModule(loss="simpo")
+    for name, spec in PREFERENCE_LOSSES.items():
+        assert set(spec.options.values()) <= arguments & set(module.loss_settings), name
+
+
+def test_orpo_is_fed_length_averaged_logprobs_and_the_chosen_nll(tmp_path):
+    """ORPO's row (`paired+nll`, length-averaged, no reference): the module's loss equals `orpo_loss` on
+    per-token averages of the policy's own log-probs, with the chosen NLL = -(chosen average)."""
+    module = DPOModule(backbone=BackboneOptions(name="tiny:llama"), loss="orpo", orpo_lambda=0.3)
+    module.configure_model()
+    assert module.reference is None  # reference-free: no second copy built
+    batch = _first_batch(module, _data(tmp_path, rows=4))
+    sums, counts = module.response_logprobs(module.policy, batch)
+    average = sums / counts
+    chosen = batch["targets"]["chosen"]
+    first, second = average.view(2, -1)
+    avg_w, avg_l = torch.where(chosen == 0, first, second), torch.where(chosen == 0, second, first)
+    expected = orpo_loss(avg_w, avg_l, -avg_w, lam=0.3)
+    loss, metrics = module._loss(batch, "train")
+    torch.testing.assert_close(loss, expected.losses.mean())
+    torch.testing.assert_close(metrics["nll"], -avg_w.detach())

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM
 
 from omnialign.alignment.modules.sft import SFTModule
 from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm
-from omnialign.models.diffusion import DiffusionLoraOptions, GeneratorOptions, build_generator
+from omnialign.models.diffusion import DiffusionLoraOptions, DiffusionOptions, build_diffusion_model
 
 
 def _perturb_lora(module: torch.nn.Module, seed: int) -> None:
@@ -39,11 +39,11 @@ def test_policy_lora_exports_a_peft_adapter_equal_to_the_merged_model(tmp_path):
 
 
 def test_diffusion_lora_exports_diffusers_lora_weights_equal_to_the_trained_denoiser(tmp_path):
-    trained = build_generator(GeneratorOptions(lora=DiffusionLoraOptions(r=4)))
+    trained = build_diffusion_model(DiffusionOptions(lora=DiffusionLoraOptions(r=4)))
     _perturb_lora(trained.unet, seed=0)
     folder = trained.save_pipeline(tmp_path / "export")
 
-    pipeline = build_generator(GeneratorOptions()).pipeline()  # the same seeded base, no adapters
+    pipeline = build_diffusion_model(DiffusionOptions()).pipeline()  # the same seeded base, no adapters
     g = torch.Generator().manual_seed(2)
     config = pipeline.unet.config
     sample = torch.randn(2, config.in_channels, config.sample_size, config.sample_size, generator=g)

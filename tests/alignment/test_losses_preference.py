@@ -5,6 +5,7 @@ Notation: sp(x) = -log σ(x) = log(1 + e^-x); sp(-x) - sp(x) = x.
 
 import inspect
 import math
+from typing import get_args
 
 import pytest
 import torch
@@ -12,6 +13,8 @@ from torch.testing import assert_close
 
 from omnialign.alignment.losses.preference import (
     PREFERENCE_LOSSES,
+    LossInputs,
+    PreferenceLossSpec,
     dpo_loss,
     ipo_loss,
     kto_loss,
@@ -102,23 +105,41 @@ def test_simpo_hand_values():
 
 
 def test_registry_states_what_each_loss_needs():
-    assert set(PREFERENCE_LOSSES) == {"sigmoid", "ipo", "robust", "simpo"}
+    assert set(PREFERENCE_LOSSES) == {"sigmoid", "ipo", "robust", "simpo", "orpo", "kto"}
     assert PREFERENCE_LOSSES["sigmoid"].fn is dpo_loss
     assert not PREFERENCE_LOSSES["simpo"].uses_reference
     assert PREFERENCE_LOSSES["simpo"].length_normalised and PREFERENCE_LOSSES["ipo"].length_normalised
     assert not PREFERENCE_LOSSES["sigmoid"].length_normalised
     assert not PREFERENCE_LOSSES["robust"].length_normalised
+    orpo, kto = PREFERENCE_LOSSES["orpo"], PREFERENCE_LOSSES["kto"]
+    assert orpo.fn is orpo_loss and orpo.inputs == "paired+nll"
+    assert not orpo.uses_reference and orpo.length_normalised
+    assert kto.fn is kto_loss and kto.inputs == "unpaired+kl"
+    assert kto.uses_reference and not kto.length_normalised
 
 
-def test_every_loss_takes_beta_and_the_options_its_row_names():
-    """The DPO module feeds a row's `options` by name: each must be a keyword of that row's function, and no
-    keyword without a default may be missing (a new loss added with a wrong row fails here, not mid-run)."""
+POSITIONAL_INPUTS = {"paired": 2, "paired+nll": 3, "unpaired+kl": 4}
+"""How many leading tensors each `LossInputs` kind feeds (see its docstring)."""
+
+
+def test_every_loss_takes_its_inputs_and_the_options_its_row_names():
+    """The DPO module feeds a row's inputs positionally and its `options` by keyword: each keyword must be
+    one of the function's, and no parameter without a default may be left unfed (a new loss added with a
+    wrong row fails here, not mid-run)."""
+    assert set(POSITIONAL_INPUTS) == set(get_args(LossInputs))
     for name, spec in PREFERENCE_LOSSES.items():
-        parameters = inspect.signature(spec.fn).parameters
-        fed = {"beta", *spec.options}
-        assert fed <= set(parameters), name
-        required = {p for p, v in list(parameters.items())[2:] if v.default is inspect.Parameter.empty}
-        assert required <= fed, name
+        parameters = list(inspect.signature(spec.fn).parameters.items())
+        inputs = POSITIONAL_INPUTS[spec.inputs]
+        assert all(p.default is inspect.Parameter.empty for _, p in parameters[:inputs]), name
+        keywords = dict(parameters[inputs:])
+        assert set(spec.options) <= set(keywords), name
+        required = {k for k, p in keywords.items() if p.default is inspect.Parameter.empty}
+        assert required <= set(spec.options), name
+
+
+def test_a_row_the_module_cannot_feed_is_refused():
+    with pytest.raises(ValueError, match="summed log-probs"):
+        PreferenceLossSpec(kto_loss, "unpaired+kl", uses_reference=False, length_normalised=False)
 
 
 def test_orpo_hand_values():

@@ -84,6 +84,6 @@ def test_the_frozen_reference_runs_the_copy_and_must_have_been_built():
 
 
 def test_rebuilt_weights_are_dropped_from_a_state_dict_and_nothing_else():
-    state = {"reference.w": 1, "policy.w": 2, "generator.vae.w": 3, "policy.reference.w": 4}
-    drop_rebuilt(state, ("reference.", "generator.vae."))
+    state = {"reference.w": 1, "policy.w": 2, "diffusion.vae.w": 3, "policy.reference.w": 4}
+    drop_rebuilt(state, ("reference.", "diffusion.vae."))
     assert state == {"policy.w": 2, "policy.reference.w": 4}

@@ -1,7 +1,7 @@
 """apps/generate.py: prompts -> text + PNG images (classifier-free guidance), side by side in an HTML page.
 
 The app runs as users run it (its shipped config, a subprocess) on the tiny Janus; the page is parsed and
-every image it links is opened with Pillow. Emu3 goes through the same generator in-process.
+every image it links is opened with Pillow. Emu3 goes through the same `InterleavedGenerator` in-process.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_the_app_writes_an_html_page_with_text_and_png_images(tmp_path, render):
     assert all(i["complete"] and i["width"] > 0 for i in shown.images) and shown.errors == []
 
 
-def test_emu3_answers_through_the_same_generator(tmp_path):
+def test_emu3_answers_through_the_same_interleaved_generator(tmp_path):
     prompts = [PromptSpec("Draw a <b>dark</b> square.")]  # markup in a prompt is escaped, not rendered
     page = generate_gallery(BackboneOptions(name="tiny:emu3"), prompts, str(tmp_path), max_new_tokens=4)
     _check_page(page, ["Draw a <b>dark</b> square."], [None])

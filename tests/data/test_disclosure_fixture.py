@@ -1,5 +1,5 @@
 """The planted-disclosure data behind the real-model evidence: truly held-out validation, no direction or
-length shortcut, a rule judge that says what it claims, and committed files that match the generator."""
+length shortcut, a rule judge that says what it claims, and committed files that match the writer's output."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_records_load_through_the_readers(tmp_path):
         assert sample.labels[LabelKey.IS_SAFE][safer] and not sample.labels[LabelKey.IS_SAFE][1 - safer]
 
 
-def test_committed_files_are_the_generator_output(repo_root, tmp_path):
+def test_committed_files_are_the_writer_output(repo_root, tmp_path):
     d.write_dataset(tmp_path, {"train": d.TRAIN_SIZE, "val": d.VAL_SIZE})
     committed = repo_root / "data" / "smollm2" / "disclosure"
     for generated in sorted(tmp_path.rglob("*.jsonl")):

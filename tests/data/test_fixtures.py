@@ -1,4 +1,4 @@
-"""The fixture generator: deterministic, fast, and its planted signals are really in the data."""
+"""The fixture writer: deterministic, fast, and its planted signals are really in the data."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Tiny generators trained on the shipped data/tiny fixtures: the preferred image or video is bright, the
-other dark, so a generator aligned with the preference denoises bright media better than its reference."""
+"""Tiny diffusion models trained on the shipped data/tiny fixtures: the preferred image or video is bright,
+the other dark, so a diffusion model aligned with the preference denoises bright media better than its
+reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Diffusion-DPO on the AudioLDM-class text-to-audio generator (mel-spectrogram latents) learns a planted
+"""Diffusion-DPO on the AudioLDM-class text-to-audio model (mel-spectrogram latents) learns a planted
 preference: in the data/tiny text-to-audio fixtures the preferred clip is a tone near 880 Hz and the other
 one near 220 Hz (each clip within 3 semitones of its band, at its own loudness, so no validation clip equals
 a training clip), and the two mel spectrograms light up different frequency bands. Clips are cut to 0.256 s
@@ -17,7 +17,7 @@ from diffusers import DiffusionPipeline
 from diffusion_helpers import assert_held_out, fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
-from omnialign.models.diffusion import GeneratorOptions
+from omnialign.models.diffusion import DiffusionOptions
 
 SCHEMA = "align-anything/text-to-audio"
 
@@ -31,7 +31,7 @@ def test_audio_dpo_learns_the_planted_frequency_preference(tmp_path):
     pipeline then loads with plain diffusers and generates a waveform."""
     pl.seed_everything(0)
     module = DiffusionModule(
-        GeneratorOptions(name="tiny:text-to-audio"),
+        DiffusionOptions(name="tiny:text-to-audio"),
         beta=50.0,
         optimizer=partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0),
     )

@@ -1,4 +1,5 @@
-"""Diffusion SFT / Diffusion-DPO through `DiffusionModule` on tiny generators and the data/tiny fixtures."""
+"""Diffusion SFT / Diffusion-DPO through `DiffusionModule` on tiny diffusion models and the data/tiny
+fixtures."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from diffusers import DiffusionPipeline
 from diffusion_helpers import assert_held_out, fit, held_out_accuracy, media_pairs
 
 from omnialign.alignment.modules.diffusion import DiffusionModule
-from omnialign.models.diffusion import DiffusionLoraOptions, GeneratorOptions
+from omnialign.models.diffusion import DiffusionLoraOptions, DiffusionOptions
 
 SCHEMAS = {
     "tiny:text-to-image": "align-anything/text-to-image",
@@ -34,7 +35,7 @@ def test_dpo_at_reference_is_log_two(name):
     """Before any update the policy is the reference, so every pair's logit is 0 and the loss log 2 (up to
     float32 rounding: with grad enabled, attention may take another kernel than the no-grad reference,
     and β = 2500 magnifies a 1e-8 error difference to a 1e-4 logit)."""
-    module = DiffusionModule(GeneratorOptions(name=name))
+    module = DiffusionModule(DiffusionOptions(name=name))
     module.configure_model()
     module.train()  # the denoiser in training mode, the reference frozen in eval mode, as in a fit
     loss, metrics = module.loss(first_batch(module, SCHEMAS[name]), "val", 0)
@@ -45,7 +46,7 @@ def test_dpo_at_reference_is_log_two(name):
 def test_lora_disabled_reference_is_the_base_denoiser():
     """LoRA starts as a no-op: the adapters-off reference equals the model, loss log 2; after one update the
     model moves and the reference does not."""
-    options = GeneratorOptions(name="tiny:text-to-image", lora=DiffusionLoraOptions(r=4))
+    options = DiffusionOptions(name="tiny:text-to-image", lora=DiffusionLoraOptions(r=4))
     module = DiffusionModule(options, reference="adapters")
     module.configure_model()
     batch = first_batch(module, "align-anything/text-to-image")
@@ -62,7 +63,7 @@ def test_lora_disabled_reference_is_the_base_denoiser():
 
 
 def test_validation_noise_is_reproducible_and_shared_by_the_pair():
-    module = DiffusionModule(GeneratorOptions(name="tiny:text-to-image"))
+    module = DiffusionModule(DiffusionOptions(name="tiny:text-to-image"))
     module.configure_model()
     batch = first_batch(module, "align-anything/text-to-image")
     first = module.noised(batch["media"], batch["input_ids"], batch["attention_mask"], module._rng("val", 3))
@@ -74,15 +75,15 @@ def test_validation_noise_is_reproducible_and_shared_by_the_pair():
 
 
 def test_sft_trains_on_the_preferred_media_only():
-    module = DiffusionModule(GeneratorOptions(name="tiny:text-to-image"), objective="sft", min_snr_gamma=5.0)
+    module = DiffusionModule(DiffusionOptions(name="tiny:text-to-image"), objective="sft", min_snr_gamma=5.0)
     module.configure_model()
     assert module.reference is None
     batch = first_batch(module, "align-anything/text-to-image")
     loss, metrics = module.loss(batch, "val", 0)
     assert metrics["mse"].shape == (batch["input_ids"].shape[0],)
     loss.backward()
-    assert module.generator.unet.conv_in.weight.grad is not None
-    assert module.generator.vae.encoder.conv_in.weight.grad is None
+    assert module.diffusion.unet.conv_in.weight.grad is not None
+    assert module.diffusion.vae.encoder.conv_in.weight.grad is None
 
 
 @pytest.mark.slow
@@ -96,7 +97,7 @@ def test_dpo_learns_the_planted_brightness_preference(name, epochs, tmp_path):
     logit is exactly 0), and the exported pipeline generates media of the trained shape."""
     pl.seed_everything(0)
     module = DiffusionModule(
-        GeneratorOptions(name=name),
+        DiffusionOptions(name=name),
         beta=50.0,
         optimizer=partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0),
     )

@@ -12,12 +12,12 @@ from omnialign.alignment.modules.diffusion import DiffusionModule
 from omnialign.data.datamodules.media_preference import MediaPreferenceDataModule
 from omnialign.data.records import load_samples
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, load_processor
-from omnialign.models.diffusion import GeneratorOptions
+from omnialign.models.diffusion import DiffusionOptions
 from omnialign.models.generation.media import MediaGenerationOptions, MediaGenerator
 from omnialign.models.generation.text import GenerationOptions, TextGenerator
 from omnialign.pipelines.llf.cli import build, parser
 from omnialign.pipelines.llf.pipeline import run_pipeline
-from omnialign.pipelines.llf.responders import PromptRefiningGenerator
+from omnialign.pipelines.llf.responders import PromptRefiningResponder
 from omnialign.pipelines.llf.synthesis import PairSynthesizer
 
 TINY = REPO / "data" / "tiny" / "train" / "align-anything"
@@ -43,7 +43,7 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
             num_inference_steps=2, height=16, width=16, num_frames=4, audio_length_in_s=1.0
         ),
     )
-    responder = PromptRefiningGenerator(generator, _text_generator("tiny:llama", 12))
+    responder = PromptRefiningResponder(generator, _text_generator("tiny:llama", 12))
     critic = _text_generator(CRITICS[kind], 12)  # sees the generated image, video frames or audio
     output = tmp_path / "pairs" / "pairs.jsonl"
     synthesizer = PairSynthesizer(responder, critic, output, batch_size=2)
@@ -60,7 +60,7 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
         assert pair.prompt[0].text == originals[provenance["row"]] != provenance["refined_prompt"]
 
     data = MediaPreferenceDataModule(schema="preference", train_files=[str(output)], batch_size=2)
-    module = DiffusionModule(GeneratorOptions(name=f"tiny:{subset}"), beta=50.0)
+    module = DiffusionModule(DiffusionOptions(name=f"tiny:{subset}"), beta=50.0)
     trainer = quiet_trainer(
         max_steps=1,
         default_root_dir=tmp_path,
@@ -71,12 +71,12 @@ def test_generation_pairs_differ_by_the_prompt_and_train_diffusion_dpo(kind, tmp
 
 def test_the_text_to_image_pipeline_config_runs_every_stage(tmp_path):
     """configs/llf/tiny-text-to-image.yaml, cut to a few rows: the feedback model is trained on critiques of
-    generated images (shown to it), then critiques the generator's images, and Diffusion-DPO trains on the
-    pairs."""
+    generated images (shown to it), then critiques the diffusion model's images, and Diffusion-DPO trains on
+    the pairs."""
     args = shipped_config_cut(
         REPO / "configs/llf/tiny-text-to-image.yaml",
         tmp_path,
-        "--synthesis.generator.options.num_inference_steps=2",
+        "--synthesis.diffusion.options.num_inference_steps=2",
     )
     pipeline = build(parser().parse_args(args))
     run_pipeline(pipeline)

@@ -1,5 +1,5 @@
-"""Self-play data: the rule by hand, pairs from stub answers, the shipped data's consistency, the report's
-statistics, and the generator end to end on a tiny random model."""
+"""Self-play data: pairs from stub answers, the shipped data's consistency, the report's statistics, and
+self-play end to end on a tiny random model (the rule is tested by hand in tests/models/test_rules.py)."""
 
 from __future__ import annotations
 
@@ -17,23 +17,6 @@ from omnialign.pipelines.self_play import HELDOUT_FILE, PREFERENCE_FILE, SKIPPED
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "smollm2"
 RULE = PlainProse(min_words=2, target_words=4, max_words=8, markup_factor=0.25, incomplete_factor=0.5)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Water it weekly.", 1.0),  # 3 words <= 4, plain, complete
-        ("Water it once a week, please.", 1.0 - 2 / 4),  # 6 words: 1 - (6-4)/(8-4)
-        ("Water it weekly", 0.5),  # no sentence end
-        ("1. Water it.", 0.25),  # numbered item
-        ("- Water it", 0.25 * 0.5),  # bullet, no sentence end
-        ("Use **light** daily.", 0.25),  # bold run
-        ("Yes.", 0.0),  # 1 word < min_words
-        ("one two three four five six seven eight nine.", 0.0),  # past max_words
-    ],
-)
-def test_plain_prose_by_hand(text, expected):
-    assert RULE.score(text) == pytest.approx(expected)
 
 
 class StubGenerator:
@@ -99,7 +82,7 @@ def test_compare_by_hand():
     assert 0 < low < 0.5 < high < 1
 
 
-def test_generator_on_a_tiny_random_model(tmp_path):
+def test_self_play_on_a_tiny_random_model(tmp_path):
     result = run_self_play(
         str(tmp_path),
         model="tiny:llama",

@@ -1,7 +1,7 @@
 """The prompt-refinement pipeline end to end on tiny models, through the shipped configs and both apps:
-best-of-N data (tiny:llama refiner, tiny text-to-video generator at 16x16x4, SafeSora-style preference and
-moderation judges) -> SFT of the refiner with apps/train.py -> apps/refine_prompt.py refine with the
-export, scores before and after."""
+best-of-N data (tiny:llama refiner, tiny text-to-video diffusion model at 16x16x4, SafeSora-style
+preference and moderation judges) -> SFT of the refiner with apps/train.py -> apps/refine_prompt.py refine
+with the export, scores before and after."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def _check_best_of_n(out: Path) -> None:
         parts = np.array([scores[name] for name in ("helpfulness", "harmlessness", "not_flagged")])
         np.testing.assert_allclose(parts.sum(0), scores["score"], rtol=1e-5)
         assert all(0.0 < p < 1.0 for p in scores["not_flagged"])  # a probability
-        assert len(provenance["videos"]) == CANDIDATES and provenance["generator"] == "tiny:text-to-video"
+        assert len(provenance["videos"]) == CANDIDATES and provenance["diffusion"] == "tiny:text-to-video"
         assert all((out / video).is_file() for video in provenance["videos"])
 
 

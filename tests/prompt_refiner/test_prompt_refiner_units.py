@@ -81,7 +81,7 @@ def test_brightness_judge_reads_the_videos(tmp_path):
     bright, dark = _video(204, tmp_path), _video(51, tmp_path)
     scores = BrightnessJudge().score(Candidates(["p", "p"], ["x", "y"], [bright, dark]))["score"]
     assert scores == pytest.approx([0.8, 0.2], abs=0.02)  # MPEG-4 round trip of flat frames
-    with pytest.raises(ValueError, match="generator"):
+    with pytest.raises(ValueError, match="set `diffusion`"):
         BrightnessJudge().score(Candidates(["p"], ["x"]))
 
 

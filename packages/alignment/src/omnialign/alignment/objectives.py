@@ -34,11 +34,11 @@ OBJECTIVES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "omnialign.alignment.modules.diffusion.DiffusionModule": (
         "Diffusion SFT / Diffusion-DPO (text→image, video, audio)",
-        ("generator", "objective", "beta", "reference"),
+        ("diffusion", "objective", "beta", "reference"),
     ),
 }
 """Class path → (what it trains, its key `init_args`). Every objective also takes `backbone` (or
-`generator`), `optimizer` and `schedule`."""
+`diffusion`), `optimizer` and `schedule`."""
 
 
 def objectives_help() -> str:

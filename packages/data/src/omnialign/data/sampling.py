@@ -1,8 +1,9 @@
 """Deterministic, resumable, rank-aware shuffling: epoch e is the permutation drawn from `seed + e`.
 
-A generator that advances across epochs makes the order of epoch e depend on everything drawn before it,
-so a run resumed at epoch e would see a different order than the uninterrupted run. Seeding each epoch on
-its own makes the order a pure function of (seed, epoch); Lightning calls `set_epoch` before each epoch.
+A `torch.Generator` that advances across epochs makes the order of epoch e depend on everything drawn
+before it, so a run resumed at epoch e would see a different order than the uninterrupted run. Seeding
+each epoch on its own makes the order a pure function of (seed, epoch); Lightning calls `set_epoch` before
+each epoch.
 
 The sampler is a `DistributedSampler`, so Lightning keeps it under `ddp`/DeepSpeed/FSDP instead of wrapping
 it: rank r takes positions r, r + W, r + 2W ... of the one permutation, hence the first global batch of W

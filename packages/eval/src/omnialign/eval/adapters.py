@@ -2,7 +2,7 @@
 
 `LocalGenerator` runs any backbone `omnialign.models` builds (hub id, local folder, `tiny:<name>`), media
 prompts included when the backbone is multimodal. `ResponseFile` reads answers produced elsewhere, the usual
-route for image, audio and video generators whose outputs are files.
+route for text-to-image, audio and video models whose outputs are files.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Diffusion generators as one bundle: the trainable denoiser plus the frozen parts around it (VAE, text
+"""Diffusion models as one bundle: the trainable denoiser plus the frozen parts around it (VAE, text
 encoder, tokenizer, noise scheduler, and for audio the vocoder), loaded the way diffusers users load them
 (`DiffusionPipeline.from_pretrained`) or built tiny from constructors (`tiny:<task>`).
 
 The bundle is the modality adapter of the diffusion objectives: it turns prompts into the denoiser's
 conditioning and decoded media into latents, so one LightningModule trains text→image (Stable Diffusion
 class), text→video (UNet3DCondition, text-to-video-synth class) and text→audio (AudioLDM class). Export goes
-back through the pipeline class the generator was loaded as, so the folder loads with plain diffusers.
+back through the pipeline class the model was loaded as, so the folder loads with plain diffusers.
 
 Audio: AudioLDM's VAE works on log-mel spectrograms whose frame rate and bin count are fixed by its HiFi-GAN
 vocoder (hop = product of its upsample rates, bins = its input width), so the mel transform is derived from
@@ -25,10 +25,10 @@ from diffusers import DiffusionPipeline, UNet3DConditionModel
 from torch import Tensor, nn
 from transformers.audio_utils import mel_filter_bank
 
-from omnialign.models.diffusion_tiny import TINY_GENERATORS
+from omnialign.models.diffusion_tiny import TINY_DIFFUSION_MODELS
 
 TINY_PREFIX = "tiny:"
-GeneratorKind = Literal["image", "video", "audio"]
+DiffusionKind = Literal["image", "video", "audio"]
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
@@ -45,8 +45,8 @@ class DiffusionLoraOptions:
 
 
 @dataclass
-class GeneratorOptions:
-    """Which generator to train."""
+class DiffusionOptions:
+    """Which diffusion model to train."""
 
     name: str = "tiny:text-to-image"
     """Hub id or local pipeline folder, or `tiny:text-to-image|text-to-video|text-to-audio` (random)."""
@@ -56,18 +56,19 @@ class GeneratorOptions:
     """Extra keyword arguments for `DiffusionPipeline.from_pretrained` (e.g. `revision`, `variant`)."""
 
 
-def load_pipeline(options: GeneratorOptions) -> DiffusionPipeline:
+def load_pipeline(options: DiffusionOptions) -> DiffusionPipeline:
     if options.name.startswith(TINY_PREFIX):
         task = options.name.removeprefix(TINY_PREFIX)
-        if task not in TINY_GENERATORS:
-            raise ValueError(f"unknown tiny generator '{task}'; choose from {sorted(TINY_GENERATORS)}")
+        if task not in TINY_DIFFUSION_MODELS:
+            choices = sorted(TINY_DIFFUSION_MODELS)
+            raise ValueError(f"unknown tiny diffusion model '{task}'; choose from {choices}")
         with torch.random.fork_rng():  # the tiny builders seed their weights; leave the caller's RNG alone
-            return TINY_GENERATORS[task]()
+            return TINY_DIFFUSION_MODELS[task]()
     return DiffusionPipeline.from_pretrained(options.name, **options.pipeline_kwargs)
 
 
-def load_tokenizer(options: GeneratorOptions) -> Any:
-    """The generator's tokenizer alone (the datamodule needs it before the networks are built)."""
+def load_tokenizer(options: DiffusionOptions) -> Any:
+    """The diffusion model's tokenizer alone (the datamodule needs it before the networks are built)."""
     if options.name.startswith(TINY_PREFIX):
         return load_pipeline(options).tokenizer
     from transformers import AutoTokenizer
@@ -75,7 +76,7 @@ def load_tokenizer(options: GeneratorOptions) -> Any:
     return AutoTokenizer.from_pretrained(options.name, subfolder="tokenizer")
 
 
-class Generator(nn.Module):
+class DiffusionModel(nn.Module):
     """Denoiser (`unet`, trainable) + frozen VAE, text encoder and vocoder, with the tokenizer and the noise
     scheduler of the pipeline it came from."""
 
@@ -91,7 +92,7 @@ class Generator(nn.Module):
         self.tokenizer = components.pop("tokenizer")
         self.scheduler = components.pop("scheduler")
         self.extras = components  # e.g. safety checker: passed through to export unchanged
-        self.kind: GeneratorKind = (
+        self.kind: DiffusionKind = (
             "audio"
             if self.vocoder is not None
             else "video"
@@ -99,7 +100,7 @@ class Generator(nn.Module):
             else "image"
         )
 
-    def train(self, mode: bool = True) -> Generator:
+    def train(self, mode: bool = True) -> DiffusionModel:
         """Only the denoiser ever trains; the frozen parts stay in eval mode (no dropout, fixed norms)."""
         self.unet.train(mode)
         return self
@@ -163,7 +164,7 @@ class Generator(nn.Module):
 
     # -- export --------------------------------------------------------------------------------------
     def pipeline(self, unet: nn.Module | None = None) -> DiffusionPipeline:
-        """A pipeline of the class the generator was loaded as, with `unet` (default: the trained one)."""
+        """A pipeline of the class the model was loaded as, with `unet` (default: the trained one)."""
         parts = {"vae": self.vae, "text_encoder": self.text_encoder, "tokenizer": self.tokenizer}
         if self.vocoder is not None:
             parts["vocoder"] = self.vocoder
@@ -212,8 +213,8 @@ def add_lora(unet: nn.Module, lora: DiffusionLoraOptions) -> None:
     )
 
 
-def build_generator(options: GeneratorOptions) -> Generator:
-    generator = Generator(load_pipeline(options))
+def build_diffusion_model(options: DiffusionOptions) -> DiffusionModel:
+    model = DiffusionModel(load_pipeline(options))
     if options.lora is not None:
-        add_lora(generator.unet, options.lora)
-    return generator
+        add_lora(model.unet, options.lora)
+    return model

@@ -1,4 +1,5 @@
-"""Random-weight tiny generators built from constructors, so diffusion tests and CPU recipes need no hub.
+"""Random-weight tiny diffusion models built from constructors, so diffusion tests and CPU recipes need no
+hub.
 
 Each mirrors the layout of a real family at toy width: text→image is Stable-Diffusion-class (CLIP text
 encoder, UNet2DCondition with cross-attention, AutoencoderKL), text→video is text-to-video-synth-class (the
@@ -202,7 +203,7 @@ def text_to_audio() -> AudioLDMPipeline:
     )
 
 
-TINY_GENERATORS: dict[str, Callable[[], DiffusionPipeline]] = {
+TINY_DIFFUSION_MODELS: dict[str, Callable[[], DiffusionPipeline]] = {
     "text-to-image": text_to_image,
     "text-to-video": text_to_video,
     "text-to-audio": text_to_audio,

@@ -1,14 +1,20 @@
-"""Transparent rule judges: a response's score is a small formula anyone can read and recompute by hand.
+"""Transparent rule judges: a text's score is a small formula anyone can read and recompute by hand.
 
 A rule judge labels self-generated preference data and measures a policy before and after training with the
 same formula, so a reported gain can be checked line by line, with no judge model whose taste is opaque.
-Rules score text alone; one home here lets training callbacks, pipelines and evaluation share them.
+Rules score text alone; one home here lets training, pipelines and evaluation share them.
+
+- `PlainProse`: a complete answer in plain prose within a word budget (self-play labels, before/after).
+- `KeywordRule`: `weight` × the number of matches of a regular expression, optionally capped. RL rewards
+  (`omnialign.alignment.rollout.KeywordScorer`, on responses) and prompt-refinement judges (`KeywordJudge`,
+  on rewrites) both read it, so a planted toy task means the same thing everywhere.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 LIST_OR_HEADING = re.compile(r"^\s*(?:[-*•+]\s|\d+[.)]\s|#+\s)", re.MULTILINE)
 """A line that starts a bullet, a numbered item or a markdown heading."""
@@ -73,3 +79,28 @@ class PlainProse:
     def describe(self) -> dict[str, object]:
         """The rule and its settings, for provenance and reports."""
         return {"rule": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class KeywordRule:
+    """`weight` × matches of `pattern` in a text, at most `max_count` matches counted."""
+
+    pattern: str
+    """Python regular expression searched in each text."""
+    weight: float = 1.0
+    """Score per match."""
+    max_count: int | None = None
+    """Count at most this many matches (None: no cap)."""
+    compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", re.compile(self.pattern))
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        counts = [len(self.compiled.findall(text)) for text in texts]
+        if self.max_count is not None:
+            counts = [min(count, self.max_count) for count in counts]
+        return [self.weight * count for count in counts]
+
+    def describe(self) -> str:
+        return f"{self.pattern!r}, weight={self.weight}, max_count={self.max_count}"

@@ -13,6 +13,7 @@ from omnialign.alignment.losses.diffusion import (
 from omnialign.alignment.losses.preference import (
     PREFERENCE_LOSSES,
     KTOOutput,
+    LossInputs,
     ORPOOutput,
     PreferenceLossSpec,
     PreferenceOutput,
@@ -73,6 +74,7 @@ __all__ = [
     "DiffusionSFTOutput",
     "GAEOutput",
     "KTOOutput",
+    "LossInputs",
     "ModerationOutput",
     "ORPOOutput",
     "PolicyLossOutput",

@@ -11,16 +11,20 @@ Conventions:
 - Every loss returns one value per example, never a batch mean, plus detached diagnostics:
   `rewards_* = β · log-ratio` (the implicit reward of Rafailov et al. 2023, §5), their margin, and
   accuracy = 1 where the chosen reward is strictly higher.
-- `PREFERENCE_LOSSES` maps a config string to the function together with what it must be fed: whether it
-  needs the reference model at all, whether the log-probs must be length-averaged (summed otherwise), and
-  which hyperparameters besides β it takes. The table is the only list of names: the DPO module's `loss`
-  choices are derived from it, so a new paired loss is one function, one table row and its test.
+- `PREFERENCE_LOSSES` maps a config string to the function together with what it must be fed: which
+  inputs (`LossInputs`: paired values, paired values plus the chosen NLL, or unpaired examples with a KL
+  estimate), whether it needs the reference model at all, whether the log-probs must be length-averaged
+  (summed otherwise), and which of the DPO module's hyperparameters fill which of its keywords. The table
+  is the only list of names and the module dispatches on a row, never on a name: the module's `loss`
+  choices are derived from it, so a new loss is one function, one table row and its test (plus a
+  `DPOModule` argument only if it brings a hyperparameter no row has used yet).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -106,26 +110,6 @@ def simpo_loss(
     return _diagnostics(losses, rewards_chosen, rewards_rejected)
 
 
-class PreferenceLossSpec(NamedTuple):
-    """A named paired loss and what the calling module must feed it."""
-
-    fn: Callable[..., PreferenceOutput]
-    uses_reference: bool
-    """False: pass the policy's log-probs themselves (the reference model need not be run)."""
-    length_normalised: bool
-    """True: log-probs averaged over response tokens; False: summed."""
-    options: tuple[str, ...] = ()
-    """Keyword hyperparameters besides `beta` (`label_smoothing`, `gamma`), as the function names them."""
-
-
-PREFERENCE_LOSSES: dict[str, PreferenceLossSpec] = {
-    "sigmoid": PreferenceLossSpec(dpo_loss, True, False, ("label_smoothing",)),
-    "ipo": PreferenceLossSpec(ipo_loss, uses_reference=True, length_normalised=True),
-    "robust": PreferenceLossSpec(robust_dpo_loss, True, False, ("label_smoothing",)),
-    "simpo": PreferenceLossSpec(simpo_loss, False, True, ("gamma",)),
-}
-
-
 class ORPOOutput(NamedTuple):
     losses: Tensor
     """Per-example total `nll + λ·odds_ratio_losses`, [B]; differentiable."""
@@ -208,3 +192,58 @@ def kto_loss(
     rewards = (beta * logratios).detach()
     accuracies = torch.where(desirable, logratios.detach() > z0, logratios.detach() < z0).float()
     return KTOOutput(weights * (1.0 - value), rewards, accuracies)
+
+
+LossInputs = Literal["paired", "paired+nll", "unpaired+kl"]
+"""What the DPO module feeds a loss, positionally, before its keyword hyperparameters:
+- `paired`: `(chosen, rejected)`, one value per pair: log-ratios against the reference (`uses_reference`)
+  or the policy's own log-probs, summed or length-averaged (`length_normalised`);
+- `paired+nll`: the same, then the chosen response's NLL (minus the policy's chosen log-prob, averaged the
+  same way): ORPO's SFT term;
+- `unpaired+kl`: every response as its own example: `(policy_logps, reference_logps, desirable,
+  kl_reference)`, summed log-probs `[2B]`, `desirable` true for the chosen response of each pair, and the
+  batch's KL(π‖π_ref) estimate on mismatched (prompt, other row's response) sequences: KTO's z0. The
+  estimate scores new sequences every step, so it needs a live reference (not `precomputed`)."""
+
+
+@dataclass(frozen=True)
+class PreferenceLossSpec:
+    """A named loss and what the DPO module must feed it."""
+
+    fn: Callable[..., Any]
+    inputs: LossInputs
+    uses_reference: bool
+    """False: pass the policy's log-probs themselves (the reference model need not be run)."""
+    length_normalised: bool
+    """True: log-probs averaged over response tokens; False: summed."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """The function's hyperparameter keywords → the `DPOModule` argument that supplies each (`beta`,
+    `label_smoothing`, `simpo_gamma`, `orpo_lambda`, `kto_desirable_weight`, `kto_undesirable_weight`)."""
+
+    def __post_init__(self) -> None:
+        if self.inputs == "unpaired+kl" and not (self.uses_reference and not self.length_normalised):
+            raise ValueError("unpaired+kl losses take summed log-probs of policy and reference")
+
+
+PREFERENCE_LOSSES: dict[str, PreferenceLossSpec] = {
+    "sigmoid": PreferenceLossSpec(
+        dpo_loss, "paired", True, False, {"beta": "beta", "label_smoothing": "label_smoothing"}
+    ),
+    "ipo": PreferenceLossSpec(ipo_loss, "paired", True, True, {"beta": "beta"}),
+    "robust": PreferenceLossSpec(
+        robust_dpo_loss, "paired", True, False, {"beta": "beta", "label_smoothing": "label_smoothing"}
+    ),
+    "simpo": PreferenceLossSpec(simpo_loss, "paired", False, True, {"beta": "beta", "gamma": "simpo_gamma"}),
+    "orpo": PreferenceLossSpec(orpo_loss, "paired+nll", False, True, {"lam": "orpo_lambda"}),
+    "kto": PreferenceLossSpec(
+        kto_loss,
+        "unpaired+kl",
+        True,
+        False,
+        {
+            "beta": "beta",
+            "desirable_weight": "kto_desirable_weight",
+            "undesirable_weight": "kto_undesirable_weight",
+        },
+    ),
+}

@@ -1,5 +1,5 @@
-"""Diffusion SFT and Diffusion-DPO for any generator `omnialign.models.diffusion` builds (text→image,
-text→video, text→audio) through one module, in latent space through the generator's frozen VAE.
+"""Diffusion SFT and Diffusion-DPO for any diffusion model `omnialign.models.diffusion` builds (text→image,
+text→video, text→audio) through one module, in latent space through the model's frozen VAE.
 
 - `sft`: the denoising loss on the preferred response of each pair (the paper's "SFT on winners" baseline),
   ε- or v-prediction as the scheduler says, optionally Min-SNR weighted.
@@ -8,7 +8,7 @@ text→video, text→audio) through one module, in latent space through the gene
   reference denoiser is a frozen copy (`frozen`, never checkpointed) or the trained denoiser with its LoRA
   adapters disabled (`adapters`, no second copy in memory).
 
-Validation draws its noise, timesteps and VAE samples from a generator seeded by the batch index, so
+Validation draws its noise, timesteps and VAE samples from a `torch.Generator` seeded by the batch index, so
 validation metrics of different checkpoints are computed on the same noised latents.
 """
 
@@ -27,11 +27,11 @@ from omnialign.alignment.modules.base import AlignmentModule, _adamw
 from omnialign.alignment.ops import pair_by_winner
 from omnialign.alignment.optim import ScheduleOptions
 from omnialign.alignment.reference import REFERENCE_PREFIX, ReferencePolicy, ReferenceSource, drop_rebuilt
-from omnialign.models.diffusion import Generator, GeneratorOptions, build_generator, load_tokenizer
+from omnialign.models.diffusion import DiffusionModel, DiffusionOptions, build_diffusion_model, load_tokenizer
 
 Objective = Literal["sft", "dpo"]
-# Weights rebuilt from the generator's source on load: kept out of Lightning checkpoints.
-REBUILT_PREFIXES = (REFERENCE_PREFIX, "generator.vae.", "generator.text_encoder.", "generator.vocoder.")
+# Weights rebuilt from the diffusion model's source on load: kept out of Lightning checkpoints.
+REBUILT_PREFIXES = (REFERENCE_PREFIX, "diffusion.vae.", "diffusion.text_encoder.", "diffusion.vocoder.")
 
 
 class NoisedBatch(NamedTuple):
@@ -54,7 +54,7 @@ def _repeat(condition: dict[str, Tensor | None], times: int) -> dict[str, Tensor
 class DiffusionModule(AlignmentModule):
     def __init__(
         self,
-        generator: GeneratorOptions | None = None,
+        diffusion: DiffusionOptions | None = None,
         objective: Objective = "dpo",
         beta: float = 2500.0,
         reference: ReferenceSource = "frozen",
@@ -66,38 +66,38 @@ class DiffusionModule(AlignmentModule):
     ) -> None:
         """
         Args:
-            generator: Which generator to train (hub id / tiny name, optional LoRA).
+            diffusion: Which diffusion model to train (hub id / tiny name, optional LoRA).
             objective: `sft` (denoising loss on the preferred media) or `dpo` (Diffusion-DPO).
             beta: Diffusion-DPO's β·T as one number (the reference script's `--beta_dpo 5000` is 2500 here).
             reference: `frozen` copy of the denoiser, or `adapters` (the denoiser with LoRA disabled; needs
-                `generator.lora`).
+                `diffusion.lora`).
             reference_dtype: Parameter dtype of a `frozen` reference denoiser (float32, bfloat16, float16);
                 None: the denoiser's own.
             min_snr_gamma: Min-SNR-γ weighting of the SFT loss (5 in the paper); None for plain MSE.
             val_seed: Seed of validation noise (batch `i` uses `val_seed + i`).
         """
-        self.generator_options = generator or GeneratorOptions()
+        self.diffusion_options = diffusion or DiffusionOptions()
         super().__init__(optimizer=optimizer, schedule=schedule)
         self.reference_policy = ReferencePolicy(reference, reference_dtype)
-        self.reference_policy.check(has_lora=self.generator_options.lora is not None)
+        self.reference_policy.check(has_lora=self.diffusion_options.lora is not None)
         self.objective = objective
         self.beta = beta
         self.min_snr_gamma = min_snr_gamma
         self.val_seed = val_seed
-        self.generator: Generator | None = None
+        self.diffusion: DiffusionModel | None = None
         self.reference: nn.Module | None = None
         self.strict_loading = False  # rebuilt weights (REBUILT_PREFIXES) are not checkpointed
         self.save_hyperparameters(ignore=["optimizer"])
 
     def build_processor(self):
-        return load_tokenizer(self.generator_options)
+        return load_tokenizer(self.diffusion_options)
 
     def configure_model(self) -> None:
-        if self.generator is not None:
+        if self.diffusion is not None:
             return
-        self.generator = build_generator(self.generator_options)
+        self.diffusion = build_diffusion_model(self.diffusion_options)
         if self.objective == "dpo":
-            self.reference = self.reference_policy.frozen_copy(lambda: copy.deepcopy(self.generator.unet))
+            self.reference = self.reference_policy.frozen_copy(lambda: copy.deepcopy(self.diffusion.unet))
 
     # -- noising -------------------------------------------------------------------------------------
     def noised(
@@ -105,22 +105,22 @@ class DiffusionModule(AlignmentModule):
     ) -> NoisedBatch:
         """Latents of `media` `[G·B, ...]` (G groups of B, e.g. first and second responses) noised with one
         noise draw and timestep per prompt, shared across the G groups."""
-        generator = self.generator
-        latents = generator.encode_media(media, rng)
+        diffusion = self.diffusion
+        latents = diffusion.encode_media(media, rng)
         groups = latents.shape[0] // input_ids.shape[0]
         shape = (input_ids.shape[0], *latents.shape[1:])
         noise = torch.randn(shape, generator=rng, device=rng.device if rng else None).to(latents)
-        steps = generator.scheduler.config.num_train_timesteps
+        steps = diffusion.scheduler.config.num_train_timesteps
         timesteps = torch.randint(0, steps, shape[:1], generator=rng, device=noise.device).to(latents.device)
         noise, timesteps = noise.repeat(groups, *([1] * (noise.dim() - 1))), timesteps.repeat(groups)
-        scheduler = generator.scheduler
+        scheduler = diffusion.scheduler
         noisy = scheduler.add_noise(latents, noise, timesteps)
         if scheduler.config.prediction_type == "v_prediction":
             target = scheduler.get_velocity(latents, noise, timesteps)
         else:
             target = noise
         alphas = scheduler.alphas_cumprod.to(latents.device)[timesteps]
-        condition = _repeat(generator.condition(input_ids, mask), groups)
+        condition = _repeat(diffusion.condition(input_ids, mask), groups)
         return NoisedBatch(noisy, timesteps, target, condition, alphas / (1 - alphas))
 
     def _rng(self, split: str, batch_idx: int) -> torch.Generator | None:
@@ -134,28 +134,28 @@ class DiffusionModule(AlignmentModule):
         return per_example_mse(prediction, noised.target)
 
     def reference_errors(self, noised: NoisedBatch) -> Tensor:
-        with self.reference_policy.network(self.reference, self.generator.unet) as reference:
+        with self.reference_policy.network(self.reference, self.diffusion.unet) as reference:
             return self.denoising_errors(reference, noised)
 
     # -- objectives ----------------------------------------------------------------------------------
     def _sft_loss(self, batch: dict, rng: torch.Generator | None) -> tuple[Tensor, dict[str, Tensor]]:
         media, _ = pair_by_winner(batch["media"], batch["targets"]["chosen"])
         noised = self.noised(media, batch["input_ids"], batch["attention_mask"], rng)
-        prediction = self.generator.unet(noised.noisy, noised.timesteps, **noised.condition).sample
+        prediction = self.diffusion.unet(noised.noisy, noised.timesteps, **noised.condition).sample
         weighted = self.min_snr_gamma is not None
         out = diffusion_sft_loss(
             prediction,
             noised.target,
             noised.snr if weighted else None,
             self.min_snr_gamma,
-            self.generator.scheduler.config.prediction_type,
+            self.diffusion.scheduler.config.prediction_type,
         )
         return out.losses.mean(), {"mse": out.mse}
 
     def _dpo_loss(self, batch: dict, rng: torch.Generator | None) -> tuple[Tensor, dict[str, Tensor]]:
         chosen = batch["targets"]["chosen"]
         noised = self.noised(batch["media"], batch["input_ids"], batch["attention_mask"], rng)
-        model_w, model_l = pair_by_winner(self.denoising_errors(self.generator.unet, noised), chosen)
+        model_w, model_l = pair_by_winner(self.denoising_errors(self.diffusion.unet, noised), chosen)
         ref_w, ref_l = pair_by_winner(self.reference_errors(noised), chosen)
         out = diffusion_dpo_loss(model_w, model_l, ref_w, ref_l, self.beta)
         metrics = {
@@ -188,7 +188,7 @@ class DiffusionModule(AlignmentModule):
         drop_rebuilt(checkpoint["state_dict"], REBUILT_PREFIXES)
 
     def export_pretrained(self, directory: str | Path) -> Path:
-        """A diffusers pipeline folder of the generator's class with the trained denoiser (LoRA fused)."""
-        if self.generator is None:
-            raise RuntimeError("the generator has not been built yet (configure_model was not called)")
-        return self.generator.save_pipeline(directory)
+        """A diffusers pipeline folder of the model's pipeline class, trained denoiser in it (LoRA fused)."""
+        if self.diffusion is None:
+            raise RuntimeError("the diffusion model has not been built yet (configure_model was not called)")
+        return self.diffusion.save_pipeline(directory)

@@ -21,16 +21,15 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor
 
-from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, kto_loss, orpo_loss
+from omnialign.alignment.losses.preference import PREFERENCE_LOSSES, PreferenceOutput
 from omnialign.alignment.modules.base import PolicyModule
 from omnialign.alignment.ops import pair_by_winner
 from omnialign.alignment.reference import ReferencePolicy, ReferenceSource, drop_rebuilt
 from omnialign.data.collate import rotate_responses
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 
-SPECIAL_LOSSES = ("orpo", "kto")  # losses with inputs other than the paired log-ratios
-DPOLoss = Literal[(*PREFERENCE_LOSSES, *SPECIAL_LOSSES)]  # type: ignore[valid-type]
-"""The `loss` choices: every row of the loss table, plus ORPO and KTO (derived, never listed by hand)."""
+DPOLoss = Literal[tuple(PREFERENCE_LOSSES)]  # type: ignore[valid-type]
+"""The `loss` choices: the rows of the loss table (derived, never listed by hand)."""
 
 
 class DPOModule(PolicyModule):
@@ -50,9 +49,9 @@ class DPOModule(PolicyModule):
     ) -> None:
         """
         Args:
-            loss: `sigmoid` (DPO; with `label_smoothing` > 0 conservative DPO), `robust` (unbiased under
-                label noise `label_smoothing`), `ipo`, `simpo` (reference-free), `orpo` (reference-free,
-                SFT + odds ratio).
+            loss: A row of `losses.preference.PREFERENCE_LOSSES`: `sigmoid` (DPO; with `label_smoothing` > 0
+                conservative DPO), `robust` (unbiased under label noise `label_smoothing`), `ipo`, `simpo`
+                (reference-free), `orpo` (reference-free, SFT + odds ratio), `kto` (unpaired examples).
             beta: Inverse temperature β (IPO's τ; SimPO's β on length-averaged log-probs).
             label_smoothing: Assumed label-flip rate ε for `sigmoid` and `robust`.
             simpo_gamma: SimPO's target margin γ.
@@ -67,18 +66,24 @@ class DPOModule(PolicyModule):
         super().__init__(backbone=backbone, **kwargs)
         if loss not in get_args(DPOLoss):
             raise ValueError(f"unknown loss '{loss}'; choose from {list(get_args(DPOLoss))}")
-        if loss == "kto" and reference == "precomputed":
-            raise ValueError("KTO scores mismatched pairs each step: use reference 'frozen' or 'adapters'")
+        self.spec = PREFERENCE_LOSSES[loss]
+        if self.spec.inputs == "unpaired+kl" and reference == "precomputed":
+            raise ValueError(
+                f"{loss} scores mismatched pairs each step: use reference 'frozen' or 'adapters'"
+            )
         self.reference_policy = ReferencePolicy(
             "frozen" if reference == "precomputed" else reference, reference_dtype
         )
         self.reference_policy.check(has_lora=self.backbone_options.lora is not None)
-        self.loss_name = loss
-        self.beta = beta
-        self.label_smoothing = label_smoothing
-        self.simpo_gamma = simpo_gamma
-        self.orpo_lambda = orpo_lambda
-        self.kto_weights = (kto_desirable_weight, kto_undesirable_weight)
+        self.loss_settings = {
+            "beta": beta,
+            "label_smoothing": label_smoothing,
+            "simpo_gamma": simpo_gamma,
+            "orpo_lambda": orpo_lambda,
+            "kto_desirable_weight": kto_desirable_weight,
+            "kto_undesirable_weight": kto_undesirable_weight,
+        }
+        """The hyperparameters a table row's `options` name, by argument name."""
         self.reference_source = reference
         self.reference: torch.nn.Module | None = None
         self.reference_cache: dict[str, Tensor] = {}  # split -> [num_pairs, 2] summed reference log-probs
@@ -87,9 +92,7 @@ class DPOModule(PolicyModule):
 
     @property
     def needs_reference(self) -> bool:
-        if self.loss_name in SPECIAL_LOSSES:
-            return self.loss_name == "kto"
-        return PREFERENCE_LOSSES[self.loss_name].uses_reference
+        return self.spec.uses_reference
 
     def configure_model(self) -> None:
         super().configure_model()
@@ -152,28 +155,7 @@ class DPOModule(PolicyModule):
         if "reference_cache" in checkpoint:
             self.reference_cache = {k: v.to(self.device) for k, v in checkpoint["reference_cache"].items()}
 
-    # -- objective -----------------------------------------------------------------------------------
-    def _kto_loss(self, batch: dict, logps: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        chosen_index = batch["targets"]["chosen"]
-        desirable = torch.cat([chosen_index == 0, chosen_index == 1])  # rows: first responses, then second
-        tokenizer = tokenizer_of(self.processor)
-        mismatched = rotate_responses(batch, tokenizer.pad_token_id, tokenizer.padding_side)
-        with torch.no_grad():
-            kl = (
-                self.response_logprobs(self.policy, mismatched)[0] - self._live_reference_logps(mismatched)
-            ).mean()
-            if self._trainer is not None and self.trainer.world_size > 1:
-                kl = self.trainer.strategy.reduce(kl, reduce_op="mean")
-        reference = self._live_reference_logps(batch)
-        out = kto_loss(logps, reference, desirable, kl, self.beta, *self.kto_weights)
-        metrics = {
-            "rewards/chosen": out.rewards[desirable],
-            "rewards/rejected": out.rewards[~desirable],
-            "rewards/accuracies": out.accuracies,
-            "kl": kl,
-        }
-        return out.losses.mean(), metrics
-
+    # -- objective: fed as the loss table's row says (`losses.preference.LossInputs`) ------------------
     def _loss(self, batch: dict, split: str) -> tuple[Tensor, dict[str, Tensor]]:
         logps, counts, parts = self.response_logprobs_by_part(self.policy, batch)
         loss, metrics = self._objective(batch, split, logps, counts)
@@ -182,27 +164,68 @@ class DPOModule(PolicyModule):
     def _objective(
         self, batch: dict, split: str, logps: Tensor, counts: Tensor
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        chosen_index = batch["targets"]["chosen"]
-        if self.loss_name == "kto":
-            return self._kto_loss(batch, logps)
-        logp_w, logp_l = pair_by_winner(logps, chosen_index)
-        count_w, count_l = pair_by_winner(counts, chosen_index)
-        if self.loss_name == "orpo":
-            avg_w, avg_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
-            out = orpo_loss(avg_w, avg_l, -avg_w, self.orpo_lambda)
+        spec = self.spec
+        options = {keyword: self.loss_settings[name] for keyword, name in spec.options.items()}
+        if spec.inputs == "unpaired+kl":
+            return self._unpaired_loss(batch, split, logps, options)
+        chosen, rejected = self._paired_values(batch, split, logps, counts)
+        if spec.inputs == "paired+nll":
+            out = spec.fn(chosen, rejected, self._chosen_nll(batch, logps, counts), **options)
             return out.losses.mean(), {**self._preference_metrics(out), "nll": out.nll.detach()}
-        spec = PREFERENCE_LOSSES[self.loss_name]
-        if spec.uses_reference:
-            ref_w, ref_l = pair_by_winner(self.reference_logps(batch, split), chosen_index)
-            logp_w, logp_l = logp_w - ref_w, logp_l - ref_l
-        if spec.length_normalised:
-            logp_w, logp_l = logp_w / count_w.clamp_min(1), logp_l / count_l.clamp_min(1)
-        settings = {"label_smoothing": self.label_smoothing, "gamma": self.simpo_gamma}
-        out = spec.fn(logp_w, logp_l, beta=self.beta, **{name: settings[name] for name in spec.options})
+        out = spec.fn(chosen, rejected, **options)
         return out.losses.mean(), self._preference_metrics(out)
 
+    def _normalised(self, values: Tensor, counts: Tensor) -> Tensor:
+        return values / counts.clamp_min(1) if self.spec.length_normalised else values
+
+    def _paired_values(self, batch: dict, split: str, logps: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+        """(chosen, rejected) per pair: log-ratios if the loss uses the reference, else the policy's own
+        log-probs; length-averaged if the loss asks for it."""
+        chosen_index = batch["targets"]["chosen"]
+        logp_w, logp_l = pair_by_winner(logps, chosen_index)
+        if self.spec.uses_reference:
+            ref_w, ref_l = pair_by_winner(self.reference_logps(batch, split), chosen_index)
+            logp_w, logp_l = logp_w - ref_w, logp_l - ref_l
+        count_w, count_l = pair_by_winner(counts, chosen_index)
+        return self._normalised(logp_w, count_w), self._normalised(logp_l, count_l)
+
+    def _chosen_nll(self, batch: dict, logps: Tensor, counts: Tensor) -> Tensor:
+        """The policy's NLL of each chosen response (no reference term), averaged as the loss asks."""
+        chosen_index = batch["targets"]["chosen"]
+        return -self._normalised(
+            pair_by_winner(logps, chosen_index)[0], pair_by_winner(counts, chosen_index)[0]
+        )
+
+    def _mismatched_kl(self, batch: dict) -> Tensor:
+        """The batch's KL(π‖π_ref) estimate on (prompt, other row's response) sequences, mean over ranks."""
+        tokenizer = tokenizer_of(self.processor)
+        mismatched = rotate_responses(batch, tokenizer.pad_token_id, tokenizer.padding_side)
+        with torch.no_grad():
+            kl = (
+                self.response_logprobs(self.policy, mismatched)[0] - self._live_reference_logps(mismatched)
+            ).mean()
+            if self._trainer is not None and self.trainer.world_size > 1:
+                kl = self.trainer.strategy.reduce(kl, reduce_op="mean")
+        return kl
+
+    def _unpaired_loss(
+        self, batch: dict, split: str, logps: Tensor, options: dict[str, float]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Each pair as one desirable (its chosen response) and one undesirable example."""
+        chosen_index = batch["targets"]["chosen"]
+        desirable = torch.cat([chosen_index == 0, chosen_index == 1])  # rows: first responses, then second
+        kl = self._mismatched_kl(batch)
+        out = self.spec.fn(logps, self.reference_logps(batch, split), desirable, kl, **options)
+        metrics = {
+            "rewards/chosen": out.rewards[desirable],
+            "rewards/rejected": out.rewards[~desirable],
+            "rewards/accuracies": out.accuracies,
+            "kl": kl,
+        }
+        return out.losses.mean(), metrics
+
     @staticmethod
-    def _preference_metrics(out) -> dict[str, Tensor]:
+    def _preference_metrics(out: PreferenceOutput) -> dict[str, Tensor]:
         return {
             "rewards/chosen": out.rewards_chosen,
             "rewards/rejected": out.rewards_rejected,

@@ -18,7 +18,7 @@ from omnialign.alignment.rollout.generation import Rollout
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Part, Sample
 from omnialign.models.backbone import DTYPES, BackboneOptions, load_processor, tokenizer_of
-from omnialign.models.generation.keyword import KeywordRule
+from omnialign.models.rules import KeywordRule
 from omnialign.models.score import ScoreConfig, ScoreModel, build_score_model
 
 
@@ -35,7 +35,7 @@ class Scorer(ABC):
 
 
 class KeywordScorer(Scorer):
-    """A `KeywordRule` on each decoded response (`omnialign.models.generation.keyword`).
+    """A `KeywordRule` on each decoded response (`omnialign.models.rules`).
 
     With a cost scorer on another pattern this is the toy Safe-RLHF task: reward one behaviour, bound another.
     """

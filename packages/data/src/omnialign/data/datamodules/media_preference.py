@@ -1,10 +1,11 @@
-"""Prompt → media preference pairs for generators: align-anything text-to-image/video/audio and SafeSora.
+"""Prompt → media preference pairs for diffusion models: align-anything text-to-image/video/audio and
+SafeSora.
 
 A batch of B pairs holds the B prompts once (token ids padded to the tokenizer's full length, as diffusion
 text encoders expect) and 2B decoded media: the first response of every pair, then the second, the same
 order as `PreferenceDataModule`, so `pair_by_winner` splits them; `targets['chosen']` says which one the
-selected preference dimension prefers. Media are decoded to the fixed size the generator trains at: images
-`[3, H, W]` and videos `[F, 3, H, W]` in [-1, 1], audio as mono waveforms of a fixed length.
+selected preference dimension prefers. Media are decoded to the fixed size the diffusion model trains at:
+images `[3, H, W]` and videos `[F, 3, H, W]` in [-1, 1], audio as mono waveforms of a fixed length.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _signed_pixels(frames: np.ndarray) -> torch.Tensor:
 
 
 class MediaPreferenceDataModule(SampleDataModule):
-    """Pairs of generated media for one prompt; the processor is the generator's tokenizer."""
+    """Pairs of generated media for one prompt; the processor is the diffusion model's tokenizer."""
 
     def __init__(
         self,
@@ -59,7 +60,7 @@ class MediaPreferenceDataModule(SampleDataModule):
             size: (height, width) images and video frames are resized to; a multiple of the VAE's
                 downsampling (8 for Stable Diffusion).
             num_frames: Frames sampled uniformly from each video.
-            sample_rate: Audio sampling rate (the generator's vocoder rate: 16000 for AudioLDM).
+            sample_rate: Audio sampling rate (the diffusion model's vocoder rate: 16000 for AudioLDM).
             audio_seconds: Audio is cropped or zero-padded to this length.
         """
         super().__init__(*args, **kwargs)

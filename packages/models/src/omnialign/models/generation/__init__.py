@@ -5,10 +5,10 @@
 - `interleaved`: `InterleavedGenerator`, text then an image with classifier-free guidance (any-to-any);
 - `media`: `MediaGenerator`, diffusers pipelines (text → image, video, audio);
 - `logprobs`: `response_token_logprobs`, the one response-log-prob function;
-- `keyword`: `KeywordRule`, the one rule-based text score (RL rewards, prompt-refinement judges);
 - `sharding`, `weights`: what generation must know about ZeRO-3/FSDP-sharded models.
 
-Score-model scoring is `omnialign.models.score.ScoreModel.score_samples`. A new generation backend is one
-`GenerationBackend` subclass here. Submodules are imported where they are used (diffusers and vllm are
-heavy), so this package imports nothing on its own.
+Score-model scoring is `omnialign.models.score.ScoreModel.score_samples`; rule judges (`KeywordRule`,
+`PlainProse`) live in `omnialign.models.rules`. A new generation backend is one `GenerationBackend` subclass
+here. Submodules are imported where they are used (diffusers and vllm are heavy), so this package imports
+nothing on its own.
 """

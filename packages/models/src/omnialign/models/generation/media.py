@@ -1,6 +1,6 @@
 """Prompts in, media files out: a diffusers text-to-image/video/audio pipeline as a generation backend.
 
-Used wherever a stage must *see* what a generator makes from a prompt (LLF's prompt refinement for
+Used wherever a stage must *see* what a diffusion model makes from a prompt (LLF's prompt refinement for
 generation modalities, SafeSora's prompt-augmentation module): the media are written as files and come back
 as `MediaRef`s, so the feedback model, score models and the written datasets all treat them like any other
 media. Every prompt of a batch is generated from the same seed, so two prompts differ only in the prompt:
@@ -18,7 +18,7 @@ from diffusers import DiffusionPipeline
 
 from omnialign.data.media_writing import save_audio, save_image, save_video
 from omnialign.data.sample import MediaRef
-from omnialign.models.diffusion import GeneratorKind, GeneratorOptions, build_generator
+from omnialign.models.diffusion import DiffusionKind, DiffusionOptions, build_diffusion_model
 
 
 @dataclass
@@ -37,7 +37,7 @@ class MediaGenerationOptions:
     extra: dict[str, Any] = field(default_factory=dict)
     """Any other pipeline keyword (e.g. `negative_prompt`)."""
 
-    def call_kwargs(self, kind: GeneratorKind) -> dict[str, Any]:
+    def call_kwargs(self, kind: DiffusionKind) -> dict[str, Any]:
         names = {"image": ("height", "width"), "video": ("height", "width", "num_frames")}
         named = {"audio": ("audio_length_in_s",)}.get(kind, names.get(kind, ()))
         kwargs = {name: getattr(self, name) for name in named if getattr(self, name) is not None}
@@ -52,7 +52,7 @@ class MediaGenerator:
     def __init__(
         self,
         pipeline: DiffusionPipeline,
-        kind: GeneratorKind,
+        kind: DiffusionKind,
         output_dir: str | Path,
         options: MediaGenerationOptions | None = None,
     ) -> None:
@@ -67,8 +67,8 @@ class MediaGenerator:
         name: str, output_dir: str | Path, options: MediaGenerationOptions | None = None
     ) -> MediaGenerator:
         """From a hub id, a pipeline folder (an OmniAlign diffusion export) or `tiny:text-to-<kind>`."""
-        generator = build_generator(GeneratorOptions(name=name))
-        return MediaGenerator(generator.pipeline(), generator.kind, output_dir, options)
+        model = build_diffusion_model(DiffusionOptions(name=name))
+        return MediaGenerator(model.pipeline(), model.kind, output_dir, options)
 
     @property
     def device(self) -> torch.device:
@@ -76,9 +76,9 @@ class MediaGenerator:
 
     @torch.no_grad()
     def generate(self, prompts: list[str], seed: int) -> list[MediaRef]:
-        """One media file per prompt, each from a generator freshly seeded with `seed` (prompts run one at
-        a time: video pipelines draw their per-step noise from a single generator, so a batch could not
-        give every prompt the same noise)."""
+        """One media file per prompt, each from a `torch.Generator` freshly seeded with `seed` (prompts run
+        one at a time: video pipelines draw their per-step noise from a single `torch.Generator`, so a batch
+        could not give every prompt the same noise)."""
         return [MediaRef(self.kind, path=str(self._generate_one(prompt, seed))) for prompt in prompts]
 
     def _generate_one(self, prompt: str, seed: int) -> Path:

@@ -70,8 +70,9 @@ class TrainStage:
 
 
 @dataclass
-class MediaGeneratorStage:
-    """For generation modalities: the text-to-media generator whose prompts the policy rewrites."""
+class DiffusionStage:
+    """For generation modalities: the text-to-media diffusion model whose prompts the policy rewrites (run
+    through a `MediaGenerator`)."""
 
     name: str
     """Hub id, pipeline folder or `tiny:text-to-image|video|audio`."""
@@ -89,7 +90,7 @@ class SynthesisStage:
     """The feedback model; default: the export of the `feedback_sft` stage."""
     critic: Critic | None = None
     """A critic that is not a feedback model (e.g. `WordLimitCritic`, a rule); replaces `feedback_model`."""
-    generator: MediaGeneratorStage | None = None
+    diffusion: DiffusionStage | None = None
     respond_with: Literal["text", "text+image"] = "text"
     """`text+image`: an any-to-any policy answers with text, then an image drawn with classifier-free
     guidance (text+image → text+image)."""

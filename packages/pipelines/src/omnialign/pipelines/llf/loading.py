@@ -16,7 +16,7 @@ from omnialign.models.generation.text import GenerationOptions, TextGenerator
 from omnialign.pipelines.llf.config import LLFPipeline, SynthesisStage
 from omnialign.pipelines.llf.responders import (
     InterleavedPolicy,
-    PromptRefiningGenerator,
+    PromptRefiningResponder,
     Responder,
     TextPolicy,
 )
@@ -69,11 +69,11 @@ def responder(stage: SynthesisStage, pipeline: LLFPipeline) -> Responder:
         tokens, scale = stage.generation.max_new_tokens, stage.guidance_scale
         return InterleavedPolicy(InterleavedGenerator(model, processor, tokens, scale), media_dir)
     policy = text_generator(stage.policy, stage.generation, stage)
-    if stage.generator is None:
+    if stage.diffusion is None:
         return TextPolicy(policy)
-    generator = MediaGenerator.load(stage.generator.name, media_dir, stage.generator.options)
+    generator = MediaGenerator.load(stage.diffusion.name, media_dir, stage.diffusion.options)
     generator.pipeline.to(stage.device)
-    return PromptRefiningGenerator(generator, policy)
+    return PromptRefiningResponder(generator, policy)
 
 
 def process_group() -> tuple[int, int]:

@@ -90,7 +90,7 @@ def run_feedback_sft(pipeline: LLFPipeline, stage: TrainStage) -> None:
 def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     """Data-parallel over the processes of a `torchrun` launch (one model copy per GPU); rank 0 merges."""
     rank, world = process_group()
-    if stage.zero3 and (stage.generator is not None or stage.respond_with != "text"):
+    if stage.zero3 and (stage.diffusion is not None or stage.respond_with != "text"):
         raise ValueError("synthesis.zero3 shards text models only; generation modalities run unsharded")
     if stage.device == "cuda" and world > 1:
         stage = replace(stage, device=f"cuda:{os.environ.get('LOCAL_RANK', rank)}")
@@ -99,7 +99,7 @@ def run_synthesis(pipeline: LLFPipeline, stage: SynthesisStage) -> StageReport:
     provenance: dict[str, Any] = {
         "policy": stage.policy.name,
         "feedback_model": type(stage.critic).__name__ if stage.critic else critic_options.name,
-        "generator": stage.generator.name if stage.generator else None,
+        "diffusion": stage.diffusion.name if stage.diffusion else None,
         "generation": asdict(stage.generation),
         "feedback_generation": asdict(stage.feedback_generation),
     }

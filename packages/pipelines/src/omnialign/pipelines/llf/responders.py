@@ -5,8 +5,8 @@ given the feedback on the first). For text-out policies (any input modality) bot
 an any-to-any policy answering with text and an image (text+image → text+image) also refines in its own
 conversation, where its first answer, image included, is context. For generation modalities
 (text→image/video/audio) the refinement acts on the generation prompt: a text model rewrites the prompt
-from the feedback on the generated media and the generator renders the new prompt under the same seed, so
-the pair differs by the prompt alone and feeds Diffusion-DPO as it is.
+from the feedback on the generated media and the diffusion model renders the new prompt under the same seed,
+so the pair differs by the prompt alone and feeds Diffusion-DPO as it is.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ Response = tuple[Part, ...]
 CRITIQUE_SEED_OFFSET = 1
 REFINE_SEED_OFFSET = 2
 """Each sampling step of a batch draws from its own seed (batch seed + offset): with one seed for all, a
-policy would replay the same random draws when refining and copy its first answer. A media generator, by
+policy would replay the same random draws when refining and copy its first answer. A `MediaGenerator`, by
 contrast, renders original and refined prompts from the batch seed itself, so their media share the noise."""
 
 
@@ -108,15 +108,15 @@ class InterleavedPolicy(Responder):
 
 
 def generation_prompt(sample: Sample) -> str:
-    """The text a generator is conditioned on: the last user turn's text."""
+    """The text a diffusion model is conditioned on: the last user turn's text."""
     users = [message for message in sample.prompt if message.role == "user"]
     if not users:
         raise ValueError(f"{sample.origin()}: a generation prompt needs a user turn")
     return users[-1].text
 
 
-class PromptRefiningGenerator(Responder):
-    """A text-to-media generator whose prompt a text model rewrites from the feedback on its media."""
+class PromptRefiningResponder(Responder):
+    """A text-to-media `MediaGenerator` whose prompt a text model rewrites from the feedback on its media."""
 
     def __init__(self, generator: MediaGenerator, prompt_writer: TextGenerator) -> None:
         self.generator = generator

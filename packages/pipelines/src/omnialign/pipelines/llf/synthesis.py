@@ -83,7 +83,7 @@ class PairSynthesizer:
     ) -> None:
         """
         Args:
-            responder: The policy (or generator + prompt writer) that answers and refines.
+            responder: The policy (or `MediaGenerator` + prompt writer) that answers and refines.
             critic: The critic, or a feedback model (asked as `ModelCritic` asks it).
             output: The pairs file (JSONL, `preference` records); skips go beside it.
             batch_size: Prompts per generation batch (fixed: it decides each batch's seed).

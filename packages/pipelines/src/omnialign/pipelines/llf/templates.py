@@ -2,9 +2,9 @@
 
 The feedback model is trained on `critique_request(...)` → `feedback_text(...)` and asked the same
 `critique_request` at synthesis time; the policy refines under `refine_request`, and a text-to-media
-generator's prompt is rewritten under `prompt_refine_request`. Media stay media parts: the prompt's inputs
-and, for generation modalities, the generated image/video/audio are shown to a multimodal feedback model
-through its own processor, in the one user turn it answers.
+diffusion model's prompt is rewritten under `prompt_refine_request`. Media stay media parts: the prompt's
+inputs and, for generation modalities, the generated image/video/audio are shown to a multimodal feedback
+model through its own processor, in the one user turn it answers.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ finished batch is appended durably to `sft.jsonl`, `preference.jsonl` and, for p
 missing, so a killed run completes on rerun with every row exactly once.
 
 Provenance on every row records the N rewrites, every score column, the chosen and rejected indices, the
-videos (paths relative to the output folder), the seed, N, and which refiner, generator and judge were used.
+videos (paths relative to the output folder), the seed, N, and which refiner, diffusion model and judge were
+used.
 """
 
 from __future__ import annotations

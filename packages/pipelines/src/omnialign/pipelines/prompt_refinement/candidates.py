@@ -1,4 +1,4 @@
-"""Rewrites in, judged candidates out: the video of each rewrite (when a generator is set) and its scores.
+"""Rewrites in, judged candidates out: the video of each rewrite (given a `MediaGenerator`) and its scores.
 
 Both stages go through here, best-of-N data and the refine command, so a rewrite is judged the same way when
 it is selected for training and when the trained refiner is evaluated. Every video of one call comes from
@@ -32,7 +32,7 @@ class Judged:
 def check_judge(judge: RewriteJudge, generator: MediaGenerator | None) -> None:
     """Fail before any generation when the judge reads videos that nobody would make."""
     if judge.needs_media and generator is None:
-        raise ValueError(f"{judge.describe()} judges videos: give a generator")
+        raise ValueError(f"{judge.describe()} judges videos: give a `MediaGenerator` (set `diffusion`)")
 
 
 def judge_rewrites(
@@ -42,7 +42,7 @@ def judge_rewrites(
     generator: MediaGenerator | None,
     seed: int,
 ) -> Judged:
-    """Generate (if a generator is set) and judge each (user prompt, rewrite) candidate."""
+    """Generate (given a `MediaGenerator`) and judge each (user prompt, rewrite) candidate."""
     check_judge(judge, generator)
     kept = [i for i, text in enumerate(rewrites) if text.strip()]
     media: list[MediaRef | None] = [None] * len(rewrites)

@@ -1,5 +1,5 @@
-"""`apps/refine_prompt.py`'s commands: build the refiner, generator and judge a YAML config names, then run a
-stage.
+"""`apps/refine_prompt.py`'s commands: build the refiner, the diffusion model and the judge a YAML config
+names, then run a stage.
 
 - `best-of-n`: best-of-N refinement data (`sft.jsonl`, `preference.jsonl`, `skipped.jsonl` under
   `output_dir`) for the refiner's SFT and DPO recipes in `configs/prompt_refiner/`.
@@ -32,7 +32,7 @@ def _device(device: str | None) -> torch.device:
 
 def _models(
     refiner: str,
-    generator: str | None,
+    diffusion: str | None,
     judge: RewriteJudge,
     output_dir: str,
     generation: GenerationOptions | None,
@@ -40,19 +40,20 @@ def _models(
     instruction: str,
     device: str | None,
 ) -> tuple[Refiner, MediaGenerator | None]:
-    """The refiner and generator on `device`, the judge prepared there; media go to `output_dir/media`."""
+    """The refiner and the diffusion model's `MediaGenerator` on `device`, the judge prepared there; media go
+    to `output_dir/media`."""
     where = _device(device)
     loaded = Refiner.load(refiner, generation, instruction, device=str(where))
     videos = None
-    if generator is not None:
-        videos = MediaGenerator.load(generator, Path(output_dir) / "media", media)
+    if diffusion is not None:
+        videos = MediaGenerator.load(diffusion, Path(output_dir) / "media", media)
         videos.pipeline.to(where)
     judge.prepare(where)
     return loaded, videos
 
 
-def _provenance(refiner: str, generator: str | None, **settings: Any) -> dict[str, Any]:
-    return {"refiner": refiner, "generator": generator, **settings}
+def _provenance(refiner: str, diffusion: str | None, **settings: Any) -> dict[str, Any]:
+    return {"refiner": refiner, "diffusion": diffusion, **settings}
 
 
 def best_of_n(
@@ -60,7 +61,7 @@ def best_of_n(
     output_dir: str,
     judge: RewriteJudge,
     refiner: str = "tiny:llama",
-    generator: str | None = "tiny:text-to-video",
+    diffusion: str | None = "tiny:text-to-video",
     schema: str = "prompts",
     on_invalid: Literal["error", "skip"] = "error",
     limit: int | None = None,
@@ -81,8 +82,8 @@ def best_of_n(
         output_dir: Where the three JSONL files and `media/` go.
         judge: What scores each candidate (a SafeSora score/moderation model, a weighted mix, a rule).
         refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
-        generator: Text-to-video generator (hub id, pipeline folder, `tiny:text-to-video`); None judges the
-            rewrites without videos (rule-based judges only).
+        diffusion: Text-to-video diffusion model (hub id, pipeline folder, `tiny:text-to-video`); None judges
+            the rewrites without videos (rule-based judges only).
         schema: Record schema of `prompt_files`.
         on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
         limit: Use only the first `limit` prompts.
@@ -96,7 +97,7 @@ def best_of_n(
         device: `cuda`, `cpu`, ... (default: cuda when available).
     """
     refiner_model, videos = _models(
-        refiner, generator, judge, output_dir, generation, media, instruction, device
+        refiner, diffusion, judge, output_dir, generation, media, instruction, device
     )
     writer = BestOfNWriter(
         refiner_model,
@@ -108,7 +109,7 @@ def best_of_n(
         seed=seed,
         min_margin=min_margin,
         provenance=_provenance(
-            refiner, generator, media=vars(media or MediaGenerationOptions()) if videos else None
+            refiner, diffusion, media=vars(media or MediaGenerationOptions()) if videos else None
         ),
     )
     writer.run(load_prompts(prompt_files, schema, on_invalid, limit))
@@ -121,7 +122,7 @@ def refine(
     prompts: list[str] | None = None,
     prompt_files: list[str] | None = None,
     refiner: str = "tiny:llama",
-    generator: str | None = "tiny:text-to-video",
+    diffusion: str | None = "tiny:text-to-video",
     schema: str = "prompts",
     on_invalid: Literal["error", "skip"] = "error",
     limit: int | None = None,
@@ -141,7 +142,7 @@ def refine(
         prompts: Prompts given inline.
         prompt_files: Prompt records to read (with `schema`), after the inline prompts.
         refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
-        generator: Text-to-video generator; None judges the prompts without videos (rule-based judges).
+        diffusion: Text-to-video diffusion model; None judges the prompts without videos (rule-based judges).
         schema: Record schema of `prompt_files`.
         on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
         limit: Use only the first `limit` prompts of the files.
@@ -158,7 +159,7 @@ def refine(
     if not selected:
         raise ValueError("give prompts, prompt_files or both")
     refiner_model, videos = _models(
-        refiner, generator, judge, output_dir, generation, media, instruction, device
+        refiner, diffusion, judge, output_dir, generation, media, instruction, device
     )
     pipeline = PromptRefinement(refiner_model, judge, output_dir, videos, batch_size, seed)
     pipeline.run(unique(selected))

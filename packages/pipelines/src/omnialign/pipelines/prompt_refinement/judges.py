@@ -25,7 +25,7 @@ from omnialign.data.interleaved import encoder_for
 from omnialign.data.media import load_video
 from omnialign.data.sample import MediaRef, Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, load_processor
-from omnialign.models.generation.keyword import KeywordRule
+from omnialign.models.rules import KeywordRule
 from omnialign.models.score import ScoreModel
 
 SCORE = "score"
@@ -52,7 +52,7 @@ class RewriteJudge(ABC):
     Not `omnialign.eval.judges.Judge`, which rates a model's answers for evaluation."""
 
     needs_media: bool = True
-    """Whether `score` reads the videos (a stage without a generator can only use judges that do not)."""
+    """Whether `score` reads the videos (a stage without videos can only use judges that do not)."""
 
     def prepare(self, device: torch.device) -> None:  # noqa: B027 - rule-based judges need nothing
         """Load or move what scoring needs (called before scoring; cheap when already done)."""
@@ -67,12 +67,12 @@ class RewriteJudge(ABC):
 
     def _media(self, candidates: Candidates) -> list[MediaRef]:
         if candidates.media is None:
-            raise ValueError(f"{self.describe()} judges videos; generate them (set a generator)")
+            raise ValueError(f"{self.describe()} judges videos; generate them (set `diffusion`)")
         return candidates.media
 
 
 class KeywordJudge(RewriteJudge):
-    """A `KeywordRule` on each rewrite (`omnialign.models.generation.keyword`)."""
+    """A `KeywordRule` on each rewrite (`omnialign.models.rules`)."""
 
     needs_media = False
 
