@@ -69,11 +69,17 @@ def _optimizer(workload: Workload) -> dict[str, Any]:
 
 
 def _fit(
-    config: dict[str, Any], clock: StepClock, start: float, batches: int, extra: Callback | None = None
+    config: dict[str, Any],
+    clock: StepClock,
+    start: float,
+    batches: int,
+    workdir: Path,
+    extra: Callback | None = None,
 ) -> dict[str, float]:
+    trainer = {**QUIET, "max_epochs": 1, "limit_train_batches": batches, "limit_val_batches": 0}
     config = {
         "seed_everything": 0,
-        "trainer": {**QUIET, "max_epochs": 1, "limit_train_batches": batches, "limit_val_batches": 0},
+        "trainer": trainer | {"default_root_dir": str(workdir)},
         **config,
     }
     cli = OmniAlignCLI(args=config, run=False)
@@ -137,7 +143,7 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
         }
     else:
         return run_grpo(workload, folder, workdir, start)
-    return _fit({"model": model, "data": data}, clock, start, workload.steps)
+    return _fit({"model": model, "data": data}, clock, start, workload.steps, workdir)
 
 
 def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float) -> dict[str, float]:
@@ -169,5 +175,5 @@ def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float) -> d
         },
     }
     log = RolloutLog(workload.prompts * workload.samples_per_prompt, workload.epochs)
-    result = _fit({"model": model, "data": data}, clock, start, rollouts, log)
+    result = _fit({"model": model, "data": data}, clock, start, rollouts, workdir, log)
     return result | log.rates(workload.rollouts_warmup)

@@ -5,6 +5,7 @@ strategies build it in place), the optimiser and schedule, HF-format export, and
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,11 +35,19 @@ class AlignmentModule(LightningModule):
         backbone: BackboneOptions | None = None,
         optimizer: OptimizerCallable = _adamw,
         schedule: ScheduleOptions | None = None,
+        dropout: bool = False,
     ) -> None:
+        """
+        Args:
+            dropout: Train with the networks' dropout on. Off by default, as TRL does for its preference and
+                RL trainers: the policy's log-probs are compared with a reference's (and with its own at
+                rollout time), so both must be computed the same way; then training is deterministic too.
+        """
         super().__init__()
         self.backbone_options = backbone or BackboneOptions()
         self.optimizer_factory = optimizer
         self.schedule = schedule or ScheduleOptions()
+        self.dropout = dropout
         self.processor = self.build_processor()
 
     def build_processor(self):
@@ -70,6 +79,16 @@ class AlignmentModule(LightningModule):
         from transformers.integrations import HfDeepSpeedConfig
 
         self._hf_deepspeed_config = HfDeepSpeedConfig(config)
+
+    def on_fit_start(self) -> None:
+        """Set every network's mode on purpose: `from_pretrained` returns eval mode, a network built from a
+        config comes in train mode, and Lightning keeps whatever it finds. Trained networks run in train mode
+        only with `dropout`; frozen ones (reference, scorers, frozen towers) always run in eval mode."""
+        for child in self.children():
+            child.train(self.dropout and any(p.requires_grad for p in child.parameters()))
+        # eval mode (frozen networks; every network without `dropout`) is the choice here, not the accident
+        # Lightning warns about
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start")
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

@@ -136,6 +136,7 @@ class DPOModule(PolicyModule):
         return cache
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if not (self.needs_reference and self.reference_source == "precomputed"):
             return
         data = self.datamodule()

@@ -176,6 +176,7 @@ class OnlineRLModule(PolicyModule):
 
     # -- PTX ----------------------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if self.ptx_data is not None:
             self.ptx_data.attach_processor(self.processor)
             self.ptx_data.setup("fit")

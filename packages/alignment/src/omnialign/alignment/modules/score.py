@@ -69,6 +69,7 @@ class ScoreModelModule(AlignmentModule):
         return self.model(**model_inputs(batch), **response_image_inputs(batch))
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if self.batch_contract().packed:
             raise ValueError(
                 "score models read each sequence's last real token from padded batches; set packing: false"
