@@ -77,7 +77,7 @@ def run(
         out = Path(output_dir)
         if shards.is_main:
             _write(results, rows, out)
-            write_report(results, rows, out / "report")
+            write_report(results, rows, out / "report", media_root=Path(data_root))
     return out
 
 
