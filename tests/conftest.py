@@ -56,6 +56,9 @@ class Rendered:
     text: str
     """The page's visible text."""
     screenshot: Path
+    players: list[dict]
+    """Each `<audio>`/`<video>`: `tag`, `src`, `duration` once its metadata loaded (None before), and the
+    `MediaError` code (None: no error; 4: the browser cannot play the file)."""
 
 
 @pytest.fixture
@@ -69,6 +72,14 @@ def render(browser):
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(path.resolve().as_uri(), wait_until="load")
+        page.wait_for_function(  # players fetch their metadata after `load`
+            "Array.from(document.querySelectorAll('audio, video')).every(m => m.readyState >= 1 || m.error)"
+        )
+        players = page.evaluate(
+            "Array.from(document.querySelectorAll('audio, video'), m => ({tag: m.tagName.toLowerCase(),"
+            " src: m.getAttribute('src'), duration: m.readyState >= 1 ? m.duration : null,"
+            " error: m.error ? m.error.code : null}))"
+        )
         images = page.evaluate(
             "Array.from(document.images, i => ({src: i.getAttribute('src'), complete: i.complete,"
             " width: i.naturalWidth}))"
@@ -78,6 +89,6 @@ def render(browser):
         page.screenshot(path=str(shot), full_page=True)
         text = page.inner_text("body")
         page.close()
-        return Rendered(images, errors, text, shot)
+        return Rendered(images, errors, text, shot, players)
 
     return open_page

@@ -139,29 +139,43 @@ def test_command_parses_as_written(command, monkeypatch, capsys):
     assert capsys.readouterr().out.strip(), f"{command} printed nothing"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="not yet diagnosed: the cut-down `--ckpt_path last` run ends at global step 2, not 4",
-)
-def test_quickstart_variations_and_export_run_as_written(tmp_path, monkeypatch):
-    """The quickstart, its CSV-logger variation, `--ckpt_path last` and the export command, in a fresh folder
-    (the commands' relative `runs/...` paths land there), cut down to a few steps."""
-    monkeypatch.chdir(tmp_path)
+def global_step(checkpoint: Path) -> int:
+    return torch.load(checkpoint, weights_only=False)["global_step"]
+
+
+@pytest.fixture
+def fresh_wandb(monkeypatch):
+    """`WANDB_MODE=offline` that wandb really reads: wandb loads its settings once per process, so a test
+    that ran wandb earlier in this process would otherwise leave its mode (online: "No API key")."""
+    import wandb
+
     monkeypatch.setenv("WANDB_MODE", "offline")
+    wandb.teardown()
+    yield
+    wandb.teardown()
+
+
+@pytest.mark.slow
+def test_quickstart_variations_and_export_run_as_written(tmp_path, monkeypatch, fresh_wandb):
+    """The quickstart, its CSV-logger variation, `--ckpt_path last` and the export command, in a fresh folder
+    (the commands' relative `runs/...` paths land there), cut down to a few steps. The CSV run is a second
+    fresh run into the same checkpoint folder: Lightning keeps the first run's `last.ckpt` and names the new
+    one `last-v1.ckpt`; `--ckpt_path last` resumes the newest, so that is the file that must reach step 4."""
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "configs").symlink_to(REPO / "configs")
     (tmp_path / "data").symlink_to(REPO / "data")
     (tmp_path / "apps").symlink_to(REPO / "apps")
+    checkpoints = tmp_path / "runs/quickstart/checkpoints"
     quickstart, csv, resume, export = [c for c, plan in PLAN.items() if plan == RUN and "apps/" in c]
     run_app([*app_argv(quickstart), *CUT_DOWN], monkeypatch)
-    assert (tmp_path / "runs/quickstart/checkpoints/last.ckpt").is_file()
+    assert global_step(checkpoints / "last.ckpt") == 2
     run_app([*app_argv(csv), *CUT_DOWN], monkeypatch)
     [hparams] = (tmp_path / "runs/quickstart").rglob("hparams.yaml")
     assert "train_files" in hparams.read_text(), "the CSV run must log the whole resolved config"
-    last = tmp_path / "runs/quickstart/checkpoints/last.ckpt"
-    assert torch.load(last, weights_only=False)["global_step"] == 2
+    assert global_step(checkpoints / "last-v1.ckpt") == 2
     run_app([*app_argv(resume), *CUT_DOWN[1:], "--trainer.max_epochs=2"], monkeypatch)
-    assert torch.load(last, weights_only=False)["global_step"] == 4, "resume must continue, not restart"
+    assert global_step(checkpoints / "last-v1.ckpt") == 4, "resume must continue, not restart"
+    assert global_step(checkpoints / "last.ckpt") == 2, "the first run's checkpoint is left alone"
     run_app(app_argv(export.replace("<run>", "quickstart")), monkeypatch)
     assert (tmp_path / "runs/quickstart/hf/config.json").is_file()
 

@@ -26,12 +26,16 @@ def _module(**kwargs) -> ScoreModule:
     )
 
 
-@pytest.mark.parametrize(("loss_type", "min_sign_accuracy"), [("sequence-wise", 0.8), ("token-wise", 0.7)])
-def test_cost_model_learns_the_safety_sign(tmp_path, loss_type, min_sign_accuracy):
+@pytest.mark.parametrize(
+    ("loss_type", "epochs", "min_sign_accuracy"), [("sequence-wise", 6, 0.8), ("token-wise", 10, 0.7)]
+)
+def test_cost_model_learns_the_safety_sign(tmp_path, loss_type, epochs, min_sign_accuracy):
     """PKU-SafeRLHF fixtures: exactly one response per pair is unsafe and ends with a trigger word. Chance
-    is 50% for both metrics; measured after 6 epochs of 64 pairs: sequence-wise sign accuracy 100% and
-    ranking accuracy 100%, token-wise 78% and 100%. Token-wise sign accuracy is judged on the mean cost
-    over the divergent span, whose early tokens come before the trigger word and cannot know it yet."""
+    is 50% for both metrics. The head has no bias (as in Safe RLHF), so the zero of the cost scale is
+    learnt by the backbone. Measured on held-out pairs: sequence-wise after 6 epochs of 64 pairs, sign
+    accuracy 100% and ranking accuracy 100%; token-wise after 10 epochs, 81% and 94% (after 6: 75% and
+    88%). Token-wise sign accuracy is judged on the mean cost over the divergent span, whose early tokens
+    come before the trigger word and cannot know it yet."""
     seed_everything(0)
     train = write_fixture(tmp_path / "train", "pku-saferlhf", rows=64, seed=0)
     val = write_fixture(tmp_path / "val", "pku-saferlhf", rows=32, seed=1)
@@ -40,7 +44,7 @@ def test_cost_model_learns_the_safety_sign(tmp_path, loss_type, min_sign_accurac
     )
     module = _module(loss_type=loss_type, normalize=True)
     before = quiet_trainer().validate(module, datamodule=data, verbose=False)[0]
-    trainer = quiet_trainer(max_epochs=6)
+    trainer = quiet_trainer(max_epochs=epochs)
     trainer.fit(module, datamodule=data)
     after = trainer.validate(module, datamodule=data, verbose=False)[0]
     assert after["val/sign_accuracy"] >= min_sign_accuracy and after["val/accuracy"] >= 0.9, (before, after)

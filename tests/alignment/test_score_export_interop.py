@@ -1,8 +1,7 @@
-"""Reward exports load in transformers' `AutoModelForSequenceClassification` as they are: no
+"""Reward and cost exports load in transformers' `AutoModelForSequenceClassification` as they are: no
 missing or freshly initialised weights, one label per head, and logits equal to the score model's own
 scores on right- and left-padded batches (the class finds each row's last real token through the exported
-`pad_token_id`). The same folder still reloads as a `ScoreModel`, normaliser included. Cost models keep a
-biased head (the safety sign needs it), which that layout cannot hold: they export as before."""
+`pad_token_id`). The same folder still reloads as a `ScoreModel`, normaliser included."""
 
 from __future__ import annotations
 
@@ -36,8 +35,10 @@ def _trained_looking(module: ScoreModule, seed: int) -> ScoreModule:
     [
         {"objective": "reward", "normalize": True},
         {"objective": "reward", "heads": ["helpfulness", "harmlessness"], "normalize": True},
+        {"objective": "cost", "normalize": True},
+        {"objective": "cost", "loss_type": "token-wise"},
     ],
-    ids=["reward", "reward-two-heads"],
+    ids=["reward", "reward-two-heads", "cost", "cost-token-wise"],
 )
 @pytest.mark.parametrize("padding_side", ["right", "left"])
 def test_export_loads_as_sequence_classification_with_equal_scores(settings, padding_side, tmp_path):
@@ -45,7 +46,7 @@ def test_export_loads_as_sequence_classification_with_equal_scores(settings, pad
     folder = module.export_pretrained(tmp_path / "export")
 
     classifier, info = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True)
-    assert not info["missing_keys"] and not info["mismatched_keys"], info
+    assert not info["missing_keys"] and not info["mismatched_keys"] and not info["unexpected_keys"], info
     assert classifier.config.id2label == dict(enumerate(module.model.config.heads))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.padding_side = padding_side

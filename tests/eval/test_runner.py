@@ -112,20 +112,45 @@ def test_report_parses_and_its_pngs_open(run_dir):
     summary_rows, tasks = 1 + 2, 5  # header + one row per model; one header row per task's metrics table
     assert parser.rows == summary_rows + len(entries) + tasks
     assert page.index("<h2>Summary</h2>") < page.index("<table") < page.index("<img")
-    assert len(parser.images) == 5 * 3
-    for name in parser.images:
+    plots = [name for name in parser.images if not name.startswith("media/")]
+    assert len(plots) == 5 * 3
+    for name in plots:
         with Image.open(run_dir / "report" / name) as image:
             assert image.format == "PNG" and image.size[0] >= 600
 
 
 @pytest.mark.slow
+def test_report_shows_prompt_and_answer_media_as_media(run_dir):
+    """The sample outputs' media are tags on copies in report/media/: the prompts' image, audio and video
+    (understanding, synergy) and strong's generated image, audio and video (generation, synergy,
+    image_generation: 4 items shown per task); weak answers in text only. No placeholder text for a prompt."""
+    page = (run_dir / "report/report.html").read_text()
+    parser = ReportParser()
+    parser.feed(page)
+    media = [name for name in parser.images if name.startswith("media/")]
+    prompt_images = [name for name in media if "-prompt-" in name]
+    assert len(prompt_images) == 1 and len(media) == 1 + 1 + 2 + 4, media
+    assert page.count('<audio controls preload="metadata" src="media/') == 3
+    assert page.count('<video controls preload="metadata" src="media/') == 3
+    assert "[image: media/" not in page and "[audio: media/" not in page and "[video: media/" not in page
+    copies = {path.name: path for path in (run_dir / "report/media").iterdir()}
+    assert len(copies) == 8 + 3 + 3
+    data = run_dir.parent / "eval-data/media"
+    assert copies["task-understanding-1-prompt-image.png"].read_bytes() == (data / "cat.png").read_bytes()
+    assert copies["task-understanding-3-prompt-video.mp4"].read_bytes() == (data / "bar.mp4").read_bytes()
+
+
+@pytest.mark.slow
 def test_report_in_a_browser(run_dir, render):
-    """Opened by file:// in chromium: every image decodes, nothing logs an error, `nan` appears nowhere, and
-    the sample outputs show the prompts; the screenshot is kept under artifacts/."""
+    """Opened by file:// in chromium: every image (plots and sample media) decodes, every audio and video
+    player reads its file's duration, nothing logs an error, `nan` appears nowhere, and the sample outputs
+    show the prompts; the screenshot is kept under artifacts/."""
     shown = render(run_dir / "report/report.html", "eval-report.png")
-    assert len(shown.images) == 15 and all(i["complete"] and i["width"] > 0 for i in shown.images), (
+    assert len(shown.images) == 15 + 8 and all(i["complete"] and i["width"] > 0 for i in shown.images), (
         shown.images
     )
+    assert [p["tag"] for p in shown.players] == ["audio", "video"] * 3
+    assert all(p["error"] is None and p["duration"] > 0 for p in shown.players), shown.players
     assert shown.errors == []
     assert "nan" not in shown.text.lower().split() and "Sample outputs" in shown.text
     assert "Where does the bar move?" in shown.text

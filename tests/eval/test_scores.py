@@ -1,15 +1,20 @@
 """`apps/evaluate.py scores`: a saved tiny reward/cost model on PKU-SafeRLHF fixture pairs in two subsets;
 the reported metrics must agree with a recount from the per-pair scores it logged, and those scores with the
-model's own scoring of the same pair. The shipped eval configs parse strictly."""
+model's own scoring of the same pair. Files with other column names and a hub-style split read through a
+config's `columns` and `split`, as the training datamodules read them. The shipped eval configs parse
+strictly."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import datasets
 import pytest
+import yaml
 from PIL import Image
 
+from omnialign.data.errors import RecordError
 from omnialign.data.fixtures import write_fixture
 from omnialign.eval.cli import main
 from omnialign.models.backbone import BackboneOptions, load_processor
@@ -59,6 +64,46 @@ def test_reward_benchmark_agrees_with_its_logged_scores(saved):
     assert results["pairs", "accuracy"]["n"] == 12
     with Image.open(out / "report/reward-distribution.png") as image:
         assert image.format == "PNG"
+
+
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+
+
+def test_config_columns_and_split_read_renamed_files(saved, tmp_path):
+    """The same pairs with `prompt`, `response_0`, `response_1` renamed, saved as a `DatasetDict` whose only
+    split is `test`: a config with `columns` and `split: test` logs exactly the scores and labels of the
+    original JSONL; without the mapping the run stops at the missing field."""
+    root, files = saved
+    renames = {"prompt": "question", "response_0": "answer_a", "response_1": "answer_b"}
+    original = [json.loads(line) for line in files[0].read_text().splitlines()]
+    renamed = [{renames.get(key, key): value for key, value in row.items()} for row in original]
+    datasets.DatasetDict({"test": datasets.Dataset.from_list(renamed)}).save_to_disk(str(tmp_path / "hf"))
+    config = {
+        "model": str(root / "rm"),
+        "processor": "tiny:llama",
+        "kind": "reward",
+        "batch_size": 4,
+        "output_dir": str(tmp_path / "renamed"),
+        "split": "test",
+        "columns": renames,
+        "subsets": [{"name": "a", "files": [str(tmp_path / "hf")]}],
+    }
+    (tmp_path / "renamed.yaml").write_text(yaml.safe_dump(config))
+    renamed_out = main(["scores", "--config", str(tmp_path / "renamed.yaml")])
+    plain_args = ["scores", "--model", str(root / "rm"), "--processor", "tiny:llama", "--batch_size", "4"]
+    plain_args += [
+        "--output_dir",
+        str(tmp_path / "plain"),
+        "--subsets",
+        json.dumps([{"name": "a", "files": [str(files[0])]}]),
+    ]
+    plain_out = main(plain_args)
+    assert _rows(renamed_out) == _rows(plain_out) and len(_rows(plain_out)) == 6
+    config["columns"] = None
+    (tmp_path / "unmapped.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(RecordError, match="row 0, field 'prompt': required field is missing"):
+        main(["scores", "--config", str(tmp_path / "unmapped.yaml")])
 
 
 def test_cost_benchmark_sign_accuracy_recounts(saved):

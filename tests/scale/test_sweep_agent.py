@@ -1,8 +1,8 @@
 """W&B's online/offline rule and the sweep agent path, as far as wandb goes without a server.
 
 - `wandb_offline_unless_logged_in`: a `.netrc` login (what `wandb login` writes) keeps the run online, no
-  credentials make it offline, an explicit `WANDB_MODE` is left alone. Each case runs in a fresh process
-  because wandb caches credentials per process.
+  credentials make it offline (and a `wandb.init` after it does start offline), an explicit `WANDB_MODE` is
+  left alone. Each case runs in a fresh process because wandb caches credentials and settings per process.
 - Every sweep under configs/sweeps/ runs one trial through wandb's own `Agent` (its command building, its
   `${args}` flags and its environment: `WANDB_SWEEP_ID`, `WANDB_RUN_ID`, the sweep-parameter file); only the
   server that would hand out the trial is replaced by a command dict. The child logs offline, and its
@@ -34,13 +34,16 @@ CUT_DOWN = {  # fixed sweep arguments (the `value:` kind) that make one trial a 
 }
 PROBE = "import os; from omnialign.alignment.tracking import wandb_offline_unless_logged_in as f; f(); "
 PROBE += "print(os.environ.get('WANDB_MODE'))"
+RUN_PROBE = PROBE + "; import wandb; run = wandb.init(project='probe', dir=os.getcwd())"
+RUN_PROBE += "; print(run.settings.mode); run.finish()"
 
 
-def _mode_after_probe(home: Path, **env: str) -> str:
+def _mode_after_probe(home: Path, probe: str = PROBE, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_") and k != "NETRC"}
     run = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         env={**clean, "HOME": str(home), "WANDB_CONFIG_DIR": str(home / ".config"), **env},
+        cwd=home,
         capture_output=True,
         text=True,
         timeout=300,
@@ -60,6 +63,8 @@ def test_wandb_mode_follows_wandbs_own_rules(tmp_path):
     assert _mode_after_probe(fresh) == "offline"
     assert _mode_after_probe(fresh, WANDB_MODE="online") == "online"
     assert _mode_after_probe(logged_in, WANDB_MODE="disabled") == "disabled"
+    # and wandb itself follows: the run starts offline instead of failing for want of an API key
+    assert _mode_after_probe(fresh, probe=RUN_PROBE) == "offline"
 
 
 def wandb_records(path: Path) -> Iterator:

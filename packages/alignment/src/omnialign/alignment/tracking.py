@@ -27,6 +27,10 @@ def wandb_offline_unless_logged_in() -> None:
 
     if not wandb.login(prompt=False, verify=False):
         os.environ["WANDB_MODE"] = "offline"
+        # The check above made wandb load its process-wide settings, environment included, and later
+        # `wandb.init` calls reuse them: without a reset the run would still be online and fail with "No
+        # API key configured". `teardown` drops those settings (nothing else exists yet at this point).
+        wandb.teardown()
         if os.environ.get("RANK", "0") == "0":  # once per launch, not once per process
             print("W&B: no credentials found, logging offline (`wandb login` to sync)", file=sys.stderr)
 

@@ -77,7 +77,7 @@ def run(
         out = Path(output_dir)
         if shards.is_main:
             _write(results, rows, out)
-            write_report(results, rows, out / "report")
+            write_report(results, rows, out / "report", media_root=Path(data_root))
     return out
 
 
@@ -92,6 +92,9 @@ def scores(
     dimension: str | None = None,
     batch_size: int = 8,
     media_root: str | None = None,
+    split: str = "train",
+    columns: dict[str, str] | None = None,
+    dimension_letters: dict[str, str] | None = None,
     device: str = "auto",
 ) -> Path:
     """Benchmark a trained reward or cost model on preference pairs, per subset; same three outputs.
@@ -108,6 +111,11 @@ def scores(
             `safer`; align-anything: `overall`, ...); None: the schema's default.
         batch_size: Pairs per forward pass.
         media_root: Folder relative media paths are resolved against.
+        split: Split read from hub ids and saved `DatasetDict` folders among the files (e.g. `test`).
+        columns: Schema field -> column holding it in the files, for data whose columns are named
+            differently (`{prompt: question}`); unmapped columns keep their names.
+        dimension_letters: align-anything only: preference dimension -> the letter its preference and
+            rationale columns use in the files (`{consistency: a}` reads `a_audio`, `a_rationale_1`).
         device: `auto` (the GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
     """
     score_model = ScoreModel.from_pretrained(model).to(resolve_device(device))
@@ -122,6 +130,9 @@ def scores(
         dimension=dimension,
         batch_size=batch_size,
         media_root=media_root,
+        split=split,
+        columns=columns,
+        dimension_letters=dimension_letters,
     )
     results = summarise_scores(Path(model).name, kind, metric, rows)
     out = _write(results, rows, Path(output_dir))
@@ -138,6 +149,8 @@ def moderation(
     inputs: ModerationInputs = "prompt+video",
     batch_size: int = 8,
     media_root: str | None = None,
+    split: str = "train",
+    columns: dict[str, str] | None = None,
     device: str = "auto",
 ) -> Path:
     """Benchmark a multi-label moderation model per harm category; same three outputs.
@@ -151,11 +164,24 @@ def moderation(
         inputs: What the classifier judges: `prompt` alone or `prompt+video`.
         batch_size: Records per forward pass.
         media_root: Folder relative media paths are resolved against.
+        split: Split read from hub ids and saved `DatasetDict` folders among the files.
+        columns: Schema field -> column holding it in the files, for data whose columns are named
+            differently; unmapped columns keep their names.
         device: `auto` (the GPU when CUDA is available, else the CPU), `cpu`, `cuda:1`, ...
     """
     score_model = ScoreModel.from_pretrained(model).to(resolve_device(device))
     loaded = load_processor(BackboneOptions(name=processor or model))
-    metric, rows = score_moderation(score_model, loaded, files, schema, inputs, batch_size, media_root)
+    metric, rows = score_moderation(
+        score_model,
+        loaded,
+        files,
+        schema,
+        inputs,
+        batch_size,
+        media_root=media_root,
+        split=split,
+        columns=columns,
+    )
     results = summarise_moderation(Path(model).name, metric, rows)
     out = _write(results, rows, Path(output_dir))
     write_moderation_report(results, out / "report")

@@ -119,7 +119,7 @@ def write_eval_fixture(directory: str | Path) -> Path:
     rng = np.random.default_rng(0)
     write_image(root / MEDIA_FILES["image"], 0.8, rng)
     write_wav(root / MEDIA_FILES["audio"], 440.0)
-    write_mp4(root / MEDIA_FILES["video"], 0.3, rng)
+    write_mp4(root / MEDIA_FILES["video"], 0.3, rng, codec="libvpx-vp9")  # VP9: the report's browser plays it
     for item, colour in zip(IMAGE_GENERATION, GENERATED_COLOURS, strict=True):
         _solid(root / _generated(item["id"]), colour)
     for index, colour in enumerate(REAL_COLOURS):

@@ -30,15 +30,25 @@ def score_moderation(
     inputs: ModerationInputs = "prompt+video",
     batch_size: int = 8,
     media_root: str | None = None,
+    split: str = "train",
+    columns: dict[str, str] | None = None,
 ) -> tuple[ModerationMetrics, list[dict[str, Any]]]:
-    """The filled metric and one row per record (its index, per-category probability and label)."""
+    """The filled metric and one row per record (its index, per-category probability and label). The files
+    are read as the training datamodule reads them: `split` of a hub id or saved `DatasetDict`, `columns`
+    renaming columns (see `SampleDataModule`)."""
     heads = model.config.heads
     unknown = [h for h in heads if h not in LABEL_NAMES]
     if unknown:
         raise ValueError(f"heads {unknown} are not moderation labels; known: {list(LABEL_NAMES)}")
-    columns = torch.tensor([LABEL_NAMES.index(h) for h in heads])
+    label_columns = torch.tensor([LABEL_NAMES.index(h) for h in heads])
     datamodule = ModerationDataModule(
-        files, schema=schema, inputs=inputs, batch_size=batch_size, media_root=media_root
+        files,
+        train_split=split,
+        columns=columns,
+        schema=schema,
+        inputs=inputs,
+        batch_size=batch_size,
+        media_root=media_root,
     )
     datamodule.attach_processor(processor)
     datamodule.setup("fit")
@@ -51,7 +61,7 @@ def score_moderation(
         batch.pop("response_mask")
         with torch.no_grad():
             probs = model(**{key: value.to(device) for key, value in batch.items()}).scores.sigmoid().cpu()
-        labels = targets["labels"][:, columns]
+        labels = targets["labels"][:, label_columns]
         metric.update(probs, labels)
         rows += [
             {

@@ -2,17 +2,20 @@
 
 1. A summary table: each model's mean score on each task with its 95% interval and n, the best model per
    task in bold, and a warning where a judge's verdicts could not be read (those items are left out of n).
-2. One section per task: its plots (`plots.py`), sample outputs (the prompt, then each model's answer,
-   score and verdict), and every metric of the task, with intervals, in a table folded under the plots.
+2. One section per task: its plots (`plots.py`), sample outputs (the prompt with its image, audio or video,
+   then each model's answer with its media, score and verdict), and every metric of the task, with
+   intervals, in a table folded under the plots.
 
 No number is printed as `nan`: a missing value reads "n/a" with the reason beside it. The page is one
-self-contained folder (inline CSS, PNGs beside it, relative links), so it can be copied or served as is.
+self-contained folder (inline CSS, PNGs beside it, the sample outputs' media copied under `media/`,
+relative links), so it can be copied or served as is.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,13 @@ MEDIA_KEYS = ("image", "audio", "video")
 UNPARSED = "unparsed_verdicts["
 CLIP = 600
 """Characters of a prompt, answer or verdict shown in sample outputs (samples.jsonl has the full text)."""
+MEDIA_DIR = "media"
+"""Subfolder of the report that holds copies of the media shown in sample outputs."""
+MEDIA_TAGS = {
+    "image": '<img src="{src}" alt="{alt}">',
+    "audio": '<audio controls preload="metadata" src="{src}" title="{alt}"></audio>',
+    "video": '<video controls preload="metadata" src="{src}" title="{alt}"></video>',
+}
 
 CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --band: #f5f7fa; --accent: #2f6fde;
@@ -68,6 +78,10 @@ summary { cursor: pointer; color: var(--accent); }
 .sample { border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
 .sample header { background: var(--band); padding: 8px 12px; }
 .sample .prompt { padding: 8px 12px; white-space: pre-wrap; }
+.media { display: flex; flex-wrap: wrap; gap: 8px; margin: 4px 0; white-space: normal; }
+.media img, .media video { max-width: 240px; max-height: 240px; image-rendering: pixelated;
+                           border: 1px solid var(--line); border-radius: 4px; }
+.media audio { width: 260px; }
 .answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr));
            border-top: 1px solid var(--line); }
 .answer { padding: 8px 12px; border-right: 1px solid var(--line); }
@@ -186,16 +200,36 @@ def _clip(text: str) -> str:
     return html.escape(text if len(text) <= CLIP else text[:CLIP] + " …")
 
 
-def _prompt(inputs: dict[str, str]) -> str:
-    media = "".join(f"[{kind}: {html.escape(path)}] " for kind, path in inputs.items() if kind in MEDIA_KEYS)
+def media_tag(kind: str, source: Path, directory: Path, name: str) -> str:
+    """`source` as an `<img>`, `<audio>` or `<video>`, copied to `<directory>/media/<name><suffix>` so the
+    report folder stays self-contained; a file that is not there reads as such, in red, not a broken tag."""
+    if not source.is_file():
+        return f'<span class="unparsed">[{kind}: {html.escape(str(source))} not found]</span>'
+    target = directory / MEDIA_DIR / f"{name}{source.suffix.lower()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return MEDIA_TAGS[kind].format(src=html.escape(target.relative_to(directory).as_posix()), alt=kind)
+
+
+def _media_block(tags: list[str]) -> str:
+    return f'<div class="media">{"".join(tags)}</div>' if tags else ""
+
+
+def _prompt(inputs: dict[str, str], media_root: Path, directory: Path, stem: str) -> str:
+    """The prompt's media (paths relative to `media_root`, the tasks' data root), then its text."""
+    media = [
+        media_tag(kind, media_root / path, directory, f"{stem}-prompt-{kind}")
+        for kind, path in inputs.items()
+        if kind in MEDIA_KEYS
+    ]
+    shown = f"{_media_block(media)}{_clip(inputs['prompt'])}"
     reference = inputs.get("reference")
-    shown = f"{media}{_clip(inputs['prompt'])}"
     if reference is not None:
         shown += f'\n<span class="meta">reference: {_clip(reference)}</span>'
     return shown
 
 
-def _answer(row: dict[str, Any]) -> str:
+def _answer(row: dict[str, Any], directory: Path, stem: str) -> str:
     score = (
         '<span class="unparsed">unparseable verdict</span>'
         if row["score"] is None
@@ -205,26 +239,33 @@ def _answer(row: dict[str, Any]) -> str:
     if row["cost_verdict"] is not None:
         shown = "unparseable" if row["cost"] is None else f"{row['cost']:.3f}"
         cost = f'<div class="verdict">cost {shown}: {_clip(row["cost_verdict"])}</div>'
+    media = [
+        media_tag(part["type"], Path(part["path"]), directory, f"{stem}-{i}")
+        for i, part in enumerate(row["output_media"])
+    ]
     return (
         f'<div class="answer"><strong>{html.escape(row["model"])}</strong> · {score}'
-        f'<div class="text">{_clip(row["output"])}</div>'
+        f'{_media_block(media)}<div class="text">{_clip(row["output"])}</div>'
         f'<div class="verdict">verdict: {_clip(row["verdict"])}</div>{cost}</div>'
     )
 
 
-def samples_block(task_rows: Rows, limit: int) -> str:
-    """The first `limit` items of a task: prompt (media as placeholders), then every model's answer, score
-    and verdict side by side."""
+def samples_block(task_rows: Rows, limit: int, media_root: Path, directory: Path) -> str:
+    """The first `limit` items of a task: the prompt with its media, then every model's answer (its media
+    too), score and verdict side by side. Media are copied under `directory` (see `media_tag`), named by
+    task and position, never by id or model name, so no two files can share a name."""
     ids = list(dict.fromkeys(r["id"] for r in task_rows))[:limit]
+    task = _anchor(task_rows[0]["task"])
     cards = []
-    for item in ids:
+    for position, item in enumerate(ids):
         answers = [r for r in task_rows if r["id"] == item]
-        first = answers[0]
+        first, stem = answers[0], f"{task}-{position}"
+        shown = "".join(_answer(r, directory, f"{stem}-answer{m}") for m, r in enumerate(answers))
         cards.append(
             f'<article class="sample"><header><strong>{html.escape(item)}</strong>'
             f' <span class="meta">· {html.escape(first["category"])}</span></header>'
-            f'<div class="prompt">{_prompt(first["inputs"])}</div>'
-            f'<div class="answers">{"".join(_answer(r) for r in answers)}</div></article>'
+            f'<div class="prompt">{_prompt(first["inputs"], media_root, directory, stem)}</div>'
+            f'<div class="answers">{shown}</div></article>'
         )
     total = len(dict.fromkeys(r["id"] for r in task_rows))
     note = f'<p class="meta">{len(ids)} of {total} items; all of them are in samples.jsonl.</p>'
@@ -275,7 +316,7 @@ def _task_images(task: str, task_rows: Rows, results: Rows, models: list[str], d
 
 
 def _task_section(
-    task: str, rows: Rows, results: Rows, models: list[str], directory: Path, samples: int
+    task: str, rows: Rows, results: Rows, models: list[str], directory: Path, samples: int, media_root: Path
 ) -> str:
     task_rows = [r for r in rows if r["task"] == task]
     task_results = [r for r in results if r["task"] == task]
@@ -286,19 +327,22 @@ def _task_section(
         f'<p class="meta">family: {html.escape(task_rows[0]["family"])} · judged by {judged_by} · '
         f"{len(dict.fromkeys(r['id'] for r in task_rows))} items</p>"
         f"{_figures(_task_images(task, task_rows, results, models, directory))}"
-        f"<h3>Sample outputs</h3>{samples_block(task_rows, samples)}"
+        f"<h3>Sample outputs</h3>{samples_block(task_rows, samples, media_root, directory)}"
         f"<details><summary>All {len(task_results)} metrics of {html.escape(task)}</summary>"
         f"{metrics_table(task_results)}</details></section>"
     )
 
 
-def write_report(results: Rows, rows: Rows, directory: Path, samples: int = 4) -> Path:
+def write_report(
+    results: Rows, rows: Rows, directory: Path, media_root: Path = Path("."), samples: int = 4
+) -> Path:
     """`report.html` and its PNGs under `directory`; returns the HTML path.
 
     Args:
         results: The results.json entries.
         rows: The per-sample rows (samples.jsonl).
-        directory: Where the page and its PNGs go.
+        directory: Where the page, its PNGs and copies of the shown media go.
+        media_root: The folder the rows' prompt media paths (`inputs`) are relative to: the run's data root.
         samples: Items per task shown with every model's answer and verdict.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -309,7 +353,7 @@ def write_report(results: Rows, rows: Rows, directory: Path, samples: int = 4) -
         f"{nav}<h2>Summary</h2><p class='meta'>Mean score per task (0–1 for rated tasks), 95% interval, and "
         f"n, the items with a score; the best model per task in bold.</p>{_warning(results)}"
         f"{summary_table(results, models, tasks)}"
-        + "".join(_task_section(t, rows, results, models, directory, samples) for t in tasks)
+        + "".join(_task_section(t, rows, results, models, directory, samples, media_root) for t in tasks)
     )
     lead = f"{len(models)} models ({html.escape(', '.join(models))}) on {len(tasks)} tasks."
     return _page("OmniAlign evaluation", lead, body, directory)

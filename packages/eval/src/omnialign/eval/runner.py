@@ -42,7 +42,8 @@ def score_rows(
     root: Path,
     judges: dict[str, Judge],
 ) -> list[dict[str, Any]]:
-    """Per-sample rows (inputs, output, score, verdict, cost) of one model's `responses` to `items`."""
+    """Per-sample rows (inputs, output, score, verdict, cost) of one model's `responses` to `items`;
+    `output_media` lists the answer's media files, which the report shows as media."""
     prompts = [item.sample(root) for item in items]
     scored = score_family(task.family, items, prompts, responses, _role(judges, task.judge))
     cost_judge = _role(judges, task.cost_judge)
@@ -56,6 +57,11 @@ def score_rows(
             "category": item.category,
             "inputs": item.inputs(),
             "output": describe(response),
+            "output_media": [
+                {"type": p.type, "path": p.media.path}
+                for p in response
+                if p.media is not None and p.media.path is not None
+            ],
             "choice": chosen_modalities(response) if task.family == "selection" else None,
             "judge": task.judge if s.judged else None,
             "score": s.score,

@@ -58,15 +58,27 @@ def score_pairs(
     dimension: str | None = None,
     batch_size: int = 8,
     media_root: str | None = None,
+    split: str = "train",
+    columns: dict[str, str] | None = None,
+    dimension_letters: dict[str, str] | None = None,
 ) -> tuple[PreferenceAccuracy | CostAccuracy, list[dict[str, Any]]]:
     """The filled metric and one row per pair (subset, row, both scores, labels); `dimension` is the
-    preference that decides `chosen` (None: the schema's default)."""
+    preference that decides `chosen` (None: the schema's default). The files are read as the training
+    datamodules read them: `split` of a hub id or saved `DatasetDict`, `columns` and `dimension_letters`
+    renaming columns (see `SampleDataModule`)."""
     metric = PreferenceAccuracy([s.name for s in subsets]) if kind == "reward" else CostAccuracy()
     rows: list[dict[str, Any]] = []
     model.eval()
     for number, subset in enumerate(subsets):
         datamodule = PreferenceDataModule(
-            subset.files, schema=schema, dimension=dimension, batch_size=batch_size, media_root=media_root
+            subset.files,
+            train_split=split,
+            columns=columns,
+            dimension_letters=dimension_letters,
+            schema=schema,
+            dimension=dimension,
+            batch_size=batch_size,
+            media_root=media_root,
         )
         datamodule.attach_processor(processor)
         datamodule.setup("fit")

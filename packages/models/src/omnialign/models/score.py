@@ -6,7 +6,8 @@ sequence-classification layout (`<Family>ForSequenceClassification`: base model 
 as `score.weight`, one label per head), so TRL, OpenRLHF and reward servers load it with
 `AutoModelForSequenceClassification` as it is, and its logits are `ScoreModel.forward` scores (raw: the
 normaliser is OmniAlign's own and stays in `score_head.safetensors`). transformers' class has no bias, hence
-the condition; a biased head (moderation, critics) is saved as the base model plus OmniAlign's head files.
+the condition; a biased head (moderation classifiers, PPO critics: neither is served as a reward) is saved as
+the base model plus OmniAlign's head files, which only `ScoreModel.from_pretrained` reads.
 
 The sequence score is read at the last *real* token, found from the attention mask, so a left-padded and a
 right-padded batch give the same scores. Several heads can share one backbone (one per preference

@@ -128,11 +128,11 @@ class ScoreModule(ScoreModelModule):
             heads=list(heads) if heads else [objective],
             normalizer=NORMALIZER_OF[objective] if normalize else None,
             normalizer_momentum=normalizer_momentum,
-            # Rewards: Bradley-Terry never trains a bias, and without one the export loads as
-            # AutoModelForSequenceClassification (see omnialign.models.score). Costs keep theirs: the
-            # safety-sign term needs the offset (token-wise costs fell from 100% to 88% ranking accuracy
-            # without it), which transformers' classification head cannot hold.
-            bias=objective == "cost",
+            # No bias for either objective, so the export loads as AutoModelForSequenceClassification
+            # (see omnialign.models.score): Bradley-Terry never trains one, and a cost model learns the
+            # zero of its scale in the backbone, as Safe RLHF's bias-free cost heads do (the tiny
+            # token-wise test needs 10 epochs for it instead of 6: tests/alignment/test_score_cost.py).
+            bias=False,
         )
         super().__init__(backbone=backbone, score_config=config, **kwargs)
         self.objective = objective

@@ -33,11 +33,25 @@ class RecordSource:
     on_invalid: Literal["error", "skip"] = "error"
     limit: int | None = None
     """Use only the first `limit` samples (quick runs)."""
+    split: str = "train"
+    """Split read from hub ids and saved `DatasetDict` folders among `files`."""
+    columns: dict[str, str] | None = None
+    """Schema field -> column holding it, for files whose columns are named differently (as in training)."""
+    dimension_letters: dict[str, str] | None = None
+    """align-anything only: preference dimension -> the letter its columns use (`{consistency: a}`)."""
 
     def load(self) -> list[Sample]:
         samples: list[Sample] = []
         for source in self.files:
-            result = load_samples(source, self.schema, on_invalid=self.on_invalid, media_root=self.media_root)
+            result = load_samples(
+                source,
+                self.schema,
+                on_invalid=self.on_invalid,
+                media_root=self.media_root,
+                split=self.split,
+                columns=self.columns,
+                dimension_letters=self.dimension_letters,
+            )
             rank_zero_info(result.report.summary())
             samples += result.samples
         return samples[: self.limit] if self.limit is not None else samples
