@@ -35,7 +35,7 @@ PLAN: dict[str, str] = {
     "uv run apps/train.py fit --config configs/smollm2/dpo.yaml": "the main job (minutes on the real model); "
     "tests/real/test_main_job.py runs this config through the app, cut down",
     "uv run apps/self_play.py": "samples the real model for many minutes; tests/pipelines/test_self_play.py "
-    "runs the same generator on a tiny model",
+    "runs the same self-play on a tiny model",
     "uv run apps/train.py fit --help": PARSE,
     "uv run apps/train.py fit --config configs/quickstart.yaml --print_config": PARSE,
     "uv run apps/train.py fit --config configs/quickstart.yaml "

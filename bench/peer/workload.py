@@ -96,7 +96,7 @@ class Workload:
 
 
 WORKLOADS = {
-    "tiny": Workload("tiny", batch_size=8, max_length=128, warmup_steps=2, timed_steps=10, lr=1e-4),
+    "tiny": Workload("tiny", batch_size=8, max_length=160, warmup_steps=2, timed_steps=10, lr=1e-4),
     "smollm2": Workload("smollm2", batch_size=4, max_length=256, warmup_steps=2, timed_steps=6),
 }
 QUICK = {
@@ -130,7 +130,7 @@ def model_folder(workload: Workload, root: Path) -> Path:
         tokenizer = build_tiny_tokenizer(vocab_size=TINY_VOCAB)
         config = LlamaConfig(
             **TINY_MODEL,
-            vocab_size=len(tokenizer),
+            vocab_size=TINY_VOCAB,  # above the tokenizer's ids, as padded vocabularies are: a real LM head
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
             bos_token_id=tokenizer.pad_token_id,
@@ -148,9 +148,9 @@ def _words(rng: random.Random, lo: int, hi: int) -> str:
 
 
 def records(workload: Workload, count: int) -> list[dict[str, str]]:
-    """`count` preference records (system, prompt, chosen, rejected). Tiny: random words, prompts of 8-24 and
-    responses of 4-20 words (lengths vary as in real data). SmolLM2: the project's real-text disclosure pairs
-    (omnialign.data.fixtures.disclosure)."""
+    """`count` preference records (system, prompt, chosen, rejected). Tiny: random words, prompts of 6-16
+    and responses of 3-12 words (lengths vary as in real data; at most 160 tokens in all). SmolLM2: the
+    project's real-text disclosure pairs (omnialign.data.fixtures.disclosure)."""
     if workload.model == "smollm2":
         from omnialign.data.fixtures.disclosure import make_examples, preference_record
 
@@ -158,10 +158,10 @@ def records(workload: Workload, count: int) -> list[dict[str, str]]:
     rng = random.Random(workload.seed)
     return [
         {
-            "system": _words(rng, 2, 6),
-            "prompt": _words(rng, 8, 24),
-            "chosen": _words(rng, 4, 20),
-            "rejected": _words(rng, 4, 20),
+            "system": _words(rng, 2, 4),
+            "prompt": _words(rng, 6, 16),
+            "chosen": _words(rng, 3, 12),
+            "rejected": _words(rng, 3, 12),
         }
         for _ in range(count)
     ]

@@ -76,3 +76,24 @@ def test_committed_files_are_the_writer_output(repo_root, tmp_path):
         relative = generated.relative_to(tmp_path)
         assert (committed / relative).read_text() == generated.read_text(), relative
         assert all(json.loads(line) for line in generated.read_text().splitlines())
+
+
+def test_lookup_pairs_differ_only_in_the_value():
+    examples = d.make_examples("val", 64, seed=3)
+    for index, e in enumerate(examples):
+        record = d.lookup_record(e, index)
+        chosen, rejected = record["chosen"], record["rejected"]
+        assert len(chosen) == len(rejected)
+        assert chosen.replace(e.asked_value, "####") == rejected.replace(e.other_value, "####")
+        assert d.judge_lookup(chosen, e.asked_value, e.other_value)
+        assert not d.judge_lookup(rejected, e.asked_value, e.other_value)
+    # the asked item comes first in the context half of the time: its position is no shortcut either
+    first = sum(e.system.index(e.asked_value) < e.system.index(e.other_value) for e in examples)
+    assert 20 <= first <= 44
+
+
+def test_lookup_judge_by_hand():
+    assert d.judge_lookup("The code is 1234.", "1234", "5678")
+    assert not d.judge_lookup("The code is 5678.", "1234", "5678")
+    assert not d.judge_lookup("1234 or 5678", "1234", "5678")
+    assert not d.judge_lookup("I can't say.", "1234", "5678")
