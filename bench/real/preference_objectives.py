@@ -1,6 +1,7 @@
 """Real-model evidence for the reward, cost and DPO-family objectives on SmolLM2-135M-Instruct (CPU).
 
-Data: `omnialign.data.fixtures.disclosure` (share a value only when the context marks it public); held-out
+Data: `omnialign.data.fixtures.disclosure`: its lookup pairs (answer with the asked item's value, not the
+other item's) for the reward model and the DPO family, its leak-vs-refusal pairs for the cost model; held-out
 pairs use items, phrasings and templates that training never saw. Each objective trains from its shipped
 recipe under configs/smollm2/ (the DPO family: configs/smollm2/disclosure/dpo.yaml plus the loss overlays in
 configs/dpo/loss/), through the train app's own CLI class, then:
@@ -9,7 +10,7 @@ configs/dpo/loss/), through the train app's own CLI class, then:
 - DPO / SimPO / KTO, against the untouched base: held-out implicit reward margin and accuracy
   (log π/π_base of the chosen minus the rejected response), the policy's own preference accuracy on
   length-normalised log-probs, KL(policy || base) per response token (full vocabulary), and the pass rate of
-  greedy answers to held-out prompts under the rule `judge_answer` (with a 95% Wilson interval).
+  greedy answers to held-out prompts under the rule `judge_lookup` (with a 95% Wilson interval).
 
     uv run python bench/real/preference_objectives.py            # the full run (BENCHMARKS.md)
     uv run python bench/real/preference_objectives.py --quick    # a smoke run on a tiny random model
@@ -30,7 +31,7 @@ import torch
 
 from omnialign.alignment.cli import OmniAlignCLI
 from omnialign.data.collate import model_inputs
-from omnialign.data.fixtures.disclosure import judge_answer, write_dataset
+from omnialign.data.fixtures.disclosure import judge_lookup, write_dataset
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 from omnialign.models.generation.logprobs import response_token_logprobs
 
@@ -91,7 +92,7 @@ def count_summary(correct: float, total: int) -> dict[str, Any]:
 
 
 def score_objective(args: argparse.Namespace, data: Path, root: Path, objective: str) -> dict[str, Any]:
-    kind = "preference" if objective == "reward" else "cost"
+    kind = "lookup" if objective == "reward" else "cost"
     cli = build([f"smollm2/disclosure/{objective}.yaml"], run_overrides(args, data, kind, root / objective))
     n = len((data / "val" / f"{kind}.jsonl").read_text().splitlines())
     before = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)[0]
@@ -150,10 +151,10 @@ def token_kl(policy, base, batch) -> tuple[float, int]:
 
 @torch.no_grad()
 def judge_generations(model, processor, prompts: list[dict], max_new_tokens: int) -> dict[str, Any]:
-    """Greedy answers to held-out prompts, judged by `judge_answer`: overall pass rate (95% Wilson
-    interval), the private-value leak rate and the public-value answer rate."""
+    """Greedy answers to held-out prompts, judged by `judge_lookup`: pass rate (the asked item's value and
+    not the other's, 95% Wilson interval), and how often each value appears at all."""
     tokenizer = tokenizer_of(processor)
-    passed, leaks, answered, samples = 0, 0, 0, []
+    passed, asked_given, other_given, samples = 0, 0, 0, []
     for row in prompts:
         messages = [{"role": "system", "content": row["system"]}, {"role": "user", "content": row["prompt"]}]
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
@@ -167,20 +168,20 @@ def judge_generations(model, processor, prompts: list[dict], max_new_tokens: int
             eos_token_id=tokenizer.eos_token_id,
         )
         text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
-        ok = judge_answer(text, row["asked"], row["private_value"], row["public_value"])
+        asked, other = (row["private_value"], row["public_value"])[:: 1 if row["asked"] == "private" else -1]
+        ok = judge_lookup(text, asked, other)
         passed += ok
-        leaks += row["asked"] == "private" and row["private_value"] in text
-        answered += row["asked"] == "public" and row["public_value"] in text
+        asked_given += asked in text
+        other_given += other in text
         if len(samples) < 4:
-            samples.append({"prompt": row["prompt"], "asked": row["asked"], "answer": text, "pass": ok})
+            samples.append({"prompt": row["prompt"], "answer": text, "pass": ok})
     n = len(prompts)
-    private = sum(r["asked"] == "private" for r in prompts)
     return {
         "pass_rate": passed / n,
         "ci95": wilson(passed, n),
         "n": n,
-        "leak_rate": leaks / max(private, 1),
-        "public_answer_rate": answered / max(n - private, 1),
+        "asked_value_rate": asked_given / n,
+        "other_value_rate": other_given / n,
         "samples": samples,
     }
 
@@ -189,7 +190,7 @@ def policy_objective(
     args: argparse.Namespace, data: Path, root: Path, loss: str, base, prompts: list[dict]
 ) -> dict[str, Any]:
     config = ["smollm2/disclosure/dpo.yaml"] + ([LOSS_OVERLAYS[loss]] if LOSS_OVERLAYS[loss] else [])
-    overrides = run_overrides(args, data, "preference", root / loss)
+    overrides = run_overrides(args, data, "lookup", root / loss)
     if loss == "kto":
         overrides.append("--model.init_args.reference=adapters")  # the LoRA base, no second copy
     cli = build(config, overrides)
@@ -214,7 +215,7 @@ def base_policy_result(
     args: argparse.Namespace, data: Path, root: Path, prompts: list[dict]
 ) -> tuple[Any, dict[str, Any] | None]:
     """The untouched base model's own numbers, and the model itself (the reference for KL and margins)."""
-    cli = build(["smollm2/disclosure/dpo.yaml"], run_overrides(args, data, "preference", root / "base"))
+    cli = build(["smollm2/disclosure/dpo.yaml"], run_overrides(args, data, "lookup", root / "base"))
     cli.datamodule.attach_processor(cli.model.processor)
     cli.datamodule.setup("validate")
     options = BackboneOptions(name=args.backbone)
@@ -244,7 +245,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         "| policy | implicit margin | implicit acc. | norm. log-p acc. | KL/token | judge pass (95% CI) "
-        "| leak rate | public answered |",
+        "| asked value given | other value given |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in [n for n in ("base", *LOSS_OVERLAYS) if n in results]:
@@ -253,7 +254,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {p['implicit_margin']:.3f} | {p['implicit_accuracy']:.3f} | "
             f"{p['normalised_logp_accuracy']:.3f} | {p['kl_per_token']:.4f} | {g['pass_rate']:.3f} "
-            f"({low:.2f}-{high:.2f}) | {g['leak_rate']:.3f} | {g['public_answer_rate']:.3f} |"
+            f"({low:.2f}-{high:.2f}) | {g['asked_value_rate']:.3f} | {g['other_value_rate']:.3f} |"
         )
     return "\n".join(lines)
 

@@ -51,6 +51,11 @@ def _judge_exports(root: Path) -> dict[str, Path]:
     return folders
 
 
+def _limited(config: str, limit: int) -> dict:
+    """The shipped config's prompt source, cut to its first `limit` prompts."""
+    return {**yaml.safe_load((CONFIGS / "app" / config).read_text())["source"], "limit": limit}
+
+
 def _overlay(path: Path, judges: dict[str, Path], **settings) -> Path:
     """The shipped config's judge with its model paths pointed at `judges`, plus `settings`."""
     judge = yaml.safe_load((CONFIGS / "app" / "best_of_n_tiny.yaml").read_text())["judge"]
@@ -84,7 +89,11 @@ def _train_overlay(path: Path, run: Path, sft_file: Path) -> Path:
 def _best_of_n(tmp_path: Path, judges: dict[str, Path]) -> Path:
     out = tmp_path / "best_of_n"
     overlay = _overlay(
-        tmp_path / "best_of_n.yaml", judges, output_dir=str(out), limit=PROMPTS, num_candidates=CANDIDATES
+        tmp_path / "best_of_n.yaml",
+        judges,
+        output_dir=str(out),
+        source=_limited("best_of_n_tiny.yaml", PROMPTS),
+        num_candidates=CANDIDATES,
     )
     refine_main(
         ["best-of-n", "--config", str(CONFIGS / "app" / "best_of_n_tiny.yaml"), "--config", str(overlay)]
@@ -119,7 +128,11 @@ def test_best_of_n_then_sft_then_refine_end_to_end(tmp_path):
     assert (run / "export" / "model.safetensors").is_file()
 
     refined = tmp_path / "refine"
-    settings = {"output_dir": str(refined), "refiner": str(run / "export"), "limit": 2}
+    settings = {
+        "output_dir": str(refined),
+        "refiner": str(run / "export"),
+        "source": _limited("refine_tiny.yaml", 2),
+    }
     overlay = _overlay(tmp_path / "refine.yaml", judges, **settings)
     command = [sys.executable, str(REPO / "apps" / "refine_prompt.py"), "refine"]
     command += ["--config", str(CONFIGS / "app" / "refine_tiny.yaml"), "--config", str(overlay)]

@@ -29,6 +29,7 @@ from omnialign.pipelines.prompt_refinement.judges import (
 from omnialign.pipelines.prompt_refinement.prompts import UserPrompt, inline_prompts, load_prompts
 from omnialign.pipelines.prompt_refinement.refiner import Refiner
 from omnialign.pipelines.prompt_refinement.selection import Selection, select_best_worst
+from omnialign.pipelines.sources import RecordSource
 
 TINY = "data/tiny"
 
@@ -141,8 +142,10 @@ def test_empty_rewrites_are_neither_generated_nor_judged(tmp_path):
 # -- prompts -------------------------------------------------------------------------------------------------
 def test_prompts_must_be_text_and_unique(tmp_path):
     with pytest.raises(ValueError, match=r"row \d+.*text only"):
-        load_prompts([f"{TINY}/train/prompts/train.jsonl"])
-    safesora = load_prompts([f"{TINY}/train/safesora-eval/config.json"], schema="safesora/eval", limit=3)
+        load_prompts(RecordSource([f"{TINY}/train/prompts/train.jsonl"], "prompts"))
+    safesora = load_prompts(
+        RecordSource([f"{TINY}/train/safesora-eval/config.json"], "safesora/eval", limit=3)
+    )
     assert [p.id for p in safesora] == ["p000", "p001", "p002"]
     with pytest.raises(ValueError, match="unique"):
         inline_prompts(["a cat", " a cat "])

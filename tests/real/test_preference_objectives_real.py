@@ -1,10 +1,11 @@
-"""Reward, cost and DPO on the real SmolLM2-135M-Instruct learn the planted "share a value only when it is
-public" property (omnialign.data.fixtures.disclosure) from its shipped recipes, and carry it to held-out
-pairs whose items, phrasings and templates training never saw.
+"""Reward, cost and DPO on the real SmolLM2-135M-Instruct learn planted properties of
+omnialign.data.fixtures.disclosure from their shipped recipes, and carry them to held-out pairs whose items,
+phrasings and templates training never saw: reward and DPO the lookup pairs (the asked item's value, not the
+other item's: same template, same length), cost the leak-vs-refusal pairs of private questions.
 
 Bars: at least 80% of the held-out pairs ordered right, and a fair coin reaching that count has probability
-under 1e-3 (computed, not assumed). Neither direction ("refusals win", "answers win") nor length beats 60%
-(checked here in tokens), so only the property itself clears the bar. The full comparison (more pairs,
+under 1e-3 (computed, not assumed). Length carries no signal (checked here in tokens), so only the property
+itself clears the bar. The full comparison (more pairs,
 SimPO and KTO, judged generations, KL to the base) is bench/real/preference_objectives.py, results in
 BENCHMARKS.md.
 """
@@ -71,10 +72,12 @@ def test_no_length_or_direction_shortcut_in_tokens(smollm2):
         safe_vs_leak = [(tokenizer(e.refusal).input_ids, tokenizer(e.answer).input_ids) for e in examples]
         assert 0.35 <= d.length_shortcut_accuracy(safe_vs_leak) <= 0.65
         assert sum(e.preferred == e.refusal for e in examples) == 100
+        lookup = [(tokenizer(e.answer).input_ids, tokenizer(e.wrong_answer).input_ids) for e in examples]
+        assert 0.4 <= d.length_shortcut_accuracy(lookup) <= 0.6
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize(("objective", "kind"), [("reward", "preference"), ("cost", "cost")])
+@pytest.mark.parametrize(("objective", "kind"), [("reward", "lookup"), ("cost", "cost")])
 def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
     cli = recipe(objective, data, kind, tmp_path)
     cli.trainer.fit(cli.model, cli.datamodule)  # validates once, after the epoch
@@ -90,7 +93,7 @@ def test_dpo_raises_held_out_implicit_reward_accuracy(data, tmp_path):
     """The recipe's reference is the untrained policy (precomputed), so the validation `rewards/accuracies`
     after the epoch is the share of held-out pairs where log π/π_base favours the preferred response; it
     starts at 0 (every margin is exactly 0 before training)."""
-    cli = recipe("dpo", data, "preference", tmp_path)
+    cli = recipe("dpo", data, "lookup", tmp_path)
     cli.trainer.fit(cli.model, cli.datamodule)
     metrics = cli.trainer.callback_metrics
     total = cli.datamodule.num_samples("val")

@@ -116,14 +116,19 @@ def _brightness_judge() -> str:
 def _refiner_chains() -> dict[str, tuple[Step, ...]]:
     best_of_n = "runs/prompt_refiner/best_of_n_tiny"
     brightness = "runs/prompt_refiner/best_of_n_brightness_tiny"
-    refine = ("refine", "--config", f"configs/{REFINE}/refine_tiny.yaml", "--limit=2")
+    refine = ("refine", "--config", f"configs/{REFINE}/refine_tiny.yaml", "--source.limit=2")
     refined = ("runs/prompt_refiner/refine_tiny/summary.json",)
     return {
         # README: best-of-N with the brightness rule → SFT on its rows → refine, judged by the same rule.
         "prompt-refiner-readme": (
             Step(
                 "refine_prompt.py",
-                ("best-of-n", "--config", f"configs/{REFINE}/best_of_n_brightness_tiny.yaml", "--limit=2"),
+                (
+                    "best-of-n",
+                    "--config",
+                    f"configs/{REFINE}/best_of_n_brightness_tiny.yaml",
+                    "--source.limit=2",
+                ),
                 (f"{brightness}/sft.jsonl",),
             ),
             train(
@@ -139,7 +144,7 @@ def _refiner_chains() -> dict[str, tuple[Step, ...]]:
             train("score/moderation_video_tiny.yaml"),
             Step(
                 "refine_prompt.py",
-                ("best-of-n", "--config", f"configs/{REFINE}/best_of_n_tiny.yaml", "--limit=2"),
+                ("best-of-n", "--config", f"configs/{REFINE}/best_of_n_tiny.yaml", "--source.limit=2"),
                 (f"{best_of_n}/sft.jsonl", f"{best_of_n}/preference.jsonl"),
             ),
             train("prompt_refiner/sft_tiny.yaml"),

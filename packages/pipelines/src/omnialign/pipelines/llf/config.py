@@ -10,51 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lightning.pytorch.utilities import rank_zero_info
-
-from omnialign.data.records import load_samples
-from omnialign.data.sample import Sample
 from omnialign.models.backbone import BackboneOptions
 from omnialign.models.generation.media import MediaGenerationOptions
 from omnialign.models.generation.text import GenerationBackend, GenerationOptions, HFGenerateBackend
 from omnialign.models.generation.vllm import VLLMBackend
 from omnialign.pipelines.llf.critics import Critic
+from omnialign.pipelines.sources import RecordSource
 
 STAGE_ORDER = ("feedback_data", "feedback_sft", "synthesis")
-
-
-@dataclass
-class RecordSource:
-    """Records to read: files of one format (any container the data package reads)."""
-
-    files: list[str]
-    schema: str
-    media_root: str | None = None
-    on_invalid: Literal["error", "skip"] = "error"
-    limit: int | None = None
-    """Use only the first `limit` samples (quick runs)."""
-    split: str = "train"
-    """Split read from hub ids and saved `DatasetDict` folders among `files`."""
-    columns: dict[str, str] | None = None
-    """Schema field -> column holding it, for files whose columns are named differently (as in training)."""
-    dimension_letters: dict[str, str] | None = None
-    """align-anything only: preference dimension -> the letter its columns use (`{consistency: a}`)."""
-
-    def load(self) -> list[Sample]:
-        samples: list[Sample] = []
-        for source in self.files:
-            result = load_samples(
-                source,
-                self.schema,
-                on_invalid=self.on_invalid,
-                media_root=self.media_root,
-                split=self.split,
-                columns=self.columns,
-                dimension_letters=self.dimension_letters,
-            )
-            rank_zero_info(result.report.summary())
-            samples += result.samples
-        return samples[: self.limit] if self.limit is not None else samples
 
 
 @dataclass

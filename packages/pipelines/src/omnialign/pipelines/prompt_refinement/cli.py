@@ -12,7 +12,7 @@ Every option is a flag too; unknown keys are errors (`--print_config` shows the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from jsonargparse import auto_cli
@@ -24,6 +24,7 @@ from omnialign.pipelines.prompt_refinement.best_of_n import BestOfNWriter
 from omnialign.pipelines.prompt_refinement.judges import RewriteJudge
 from omnialign.pipelines.prompt_refinement.prompts import inline_prompts, load_prompts, unique
 from omnialign.pipelines.prompt_refinement.refiner import INSTRUCTION, Refiner
+from omnialign.pipelines.sources import RecordSource
 
 
 def _device(device: str | None) -> torch.device:
@@ -57,14 +58,11 @@ def _provenance(refiner: str, diffusion: str | None, **settings: Any) -> dict[st
 
 
 def best_of_n(
-    prompt_files: list[str],
+    source: RecordSource,
     output_dir: str,
     judge: RewriteJudge,
     refiner: str = "tiny:llama",
     diffusion: str | None = "tiny:text-to-video",
-    schema: str = "prompts",
-    on_invalid: Literal["error", "skip"] = "error",
-    limit: int | None = None,
     num_candidates: int = 4,
     batch_size: int = 8,
     seed: int = 0,
@@ -78,15 +76,13 @@ def best_of_n(
     best-vs-worst as `preference` records. Rerunning after a kill finishes the missing rows only.
 
     Args:
-        prompt_files: User prompts (prompt-only records: `prompts`, `safesora/eval`, ...).
+        source: The user prompts: records of a prompt-only schema (`prompts`, `safesora/eval`) or of any
+            schema with prompts, with `limit`, `on_invalid`, `split` and `columns` as in training.
         output_dir: Where the three JSONL files and `media/` go.
         judge: What scores each candidate (a SafeSora score/moderation model, a weighted mix, a rule).
         refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
         diffusion: Text-to-video diffusion model (hub id, pipeline folder, `tiny:text-to-video`); None judges
             the rewrites without videos (rule-based judges only).
-        schema: Record schema of `prompt_files`.
-        on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
-        limit: Use only the first `limit` prompts.
         num_candidates: N, rewrites per prompt.
         batch_size: Prompts per batch (decides each batch's seed, so keep it when resuming).
         seed: Base seed.
@@ -112,7 +108,7 @@ def best_of_n(
             refiner, diffusion, media=vars(media or MediaGenerationOptions()) if videos else None
         ),
     )
-    writer.run(load_prompts(prompt_files, schema, on_invalid, limit))
+    writer.run(load_prompts(source))
     return Path(output_dir)
 
 
@@ -120,12 +116,9 @@ def refine(
     output_dir: str,
     judge: RewriteJudge,
     prompts: list[str] | None = None,
-    prompt_files: list[str] | None = None,
+    source: RecordSource | None = None,
     refiner: str = "tiny:llama",
     diffusion: str | None = "tiny:text-to-video",
-    schema: str = "prompts",
-    on_invalid: Literal["error", "skip"] = "error",
-    limit: int | None = None,
     batch_size: int = 8,
     seed: int = 0,
     instruction: str = INSTRUCTION,
@@ -140,12 +133,9 @@ def refine(
         output_dir: Where results, summary and `media/` go.
         judge: What scores each video (or prompt).
         prompts: Prompts given inline.
-        prompt_files: Prompt records to read (with `schema`), after the inline prompts.
+        source: Prompt records to read, after the inline prompts.
         refiner: The prompt refiner: hub id, local folder (a refiner run's export) or `tiny:<name>`.
         diffusion: Text-to-video diffusion model; None judges the prompts without videos (rule-based judges).
-        schema: Record schema of `prompt_files`.
-        on_invalid: `error` stops at the first bad record; `skip` drops bad records and reports them.
-        limit: Use only the first `limit` prompts of the files.
         batch_size: Prompts per batch (decides each batch's seed).
         seed: Base seed.
         instruction: Text the refiner's request starts with (the one it was trained with).
@@ -154,10 +144,10 @@ def refine(
         device: `cuda`, `cpu`, ... (default: cuda when available).
     """
     selected = inline_prompts(prompts or [])
-    if prompt_files:
-        selected += load_prompts(prompt_files, schema, on_invalid, limit)
+    if source is not None:
+        selected += load_prompts(source)
     if not selected:
-        raise ValueError("give prompts, prompt_files or both")
+        raise ValueError("give prompts, a source or both")
     refiner_model, videos = _models(
         refiner, diffusion, judge, output_dir, generation, media, instruction, device
     )

@@ -11,12 +11,9 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from lightning.pytorch.utilities import rank_zero_info
-
-from omnialign.data.records import load_samples
 from omnialign.data.sample import Sample
+from omnialign.pipelines.sources import RecordSource
 
 
 @dataclass(frozen=True)
@@ -67,21 +64,10 @@ def unique(prompts: list[UserPrompt]) -> list[UserPrompt]:
     return prompts
 
 
-def load_prompts(
-    files: Sequence[str],
-    schema: str = "prompts",
-    on_invalid: Literal["error", "skip"] = "error",
-    limit: int | None = None,
-) -> list[UserPrompt]:
-    """Prompts from prompt-only records (`prompts`, `safesora/eval`, ...), first `limit` of them if given;
-    ids must be unique because the stages resume by id. `on_invalid='skip'` drops invalid records and
-    reports their count (the loader's summary)."""
-    prompts: list[UserPrompt] = []
-    for source in files:
-        result = load_samples(source, schema, on_invalid=on_invalid)
-        rank_zero_info(result.report.summary())
-        prompts.extend(user_prompt(sample) for sample in result.samples)
-    prompts = prompts[:limit] if limit is not None else prompts
+def load_prompts(source: RecordSource) -> list[UserPrompt]:
+    """The user prompts of `source`'s records (`prompts`, `safesora/eval`, or the prompts of any schema);
+    ids must be unique because the stages resume by id."""
+    prompts = [user_prompt(sample) for sample in source.load()]
     if not prompts:
-        raise ValueError(f"no prompts in {list(files)}")
+        raise ValueError(f"no prompts in {source.files}")
     return unique(prompts)
