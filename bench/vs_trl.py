@@ -10,6 +10,7 @@ on both sides.
 
     uv run python bench/vs_trl.py                                  # all objectives, both models, 3 repeats
     uv run python bench/vs_trl.py --objectives dpo --models tiny   # a subset
+    uv run python bench/vs_trl.py --objectives dpo --reference live  # one DPO reference mode
     uv run python bench/vs_trl.py --write                          # also record the tables in BENCHMARKS.md
     uv run python bench/vs_trl.py --quick                          # smoke run of the harness (no numbers)
 """
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objectives", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--models", nargs="+", choices=("tiny", "smollm2"), default=["tiny", "smollm2"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--reference", choices=("live", "precomputed"), help="DPO: only this reference mode (both sides)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "vs_trl")
     parser.add_argument("--write", action="store_true", help="record the tables in BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="smoke run of the harness (not a measurement)")
@@ -162,9 +166,11 @@ def report_one(objective: str, model: str, args: argparse.Namespace) -> None:
     from peer.workload import QUICK, WORKLOADS
     from record import publish  # bench/ is this script's folder, first on sys.path
 
-    runs: dict[tuple[str, str], list[dict]] = {key: [] for key in VARIANTS[objective]}
+    chosen = args.reference if objective == "dpo" else None
+    variants = [(s, v) for s, v in VARIANTS[objective] if not chosen or v.startswith(chosen)]
+    runs: dict[tuple[str, str], list[dict]] = {key: [] for key in variants}
     for _ in range(args.repeats):
-        for side, variant in VARIANTS[objective]:
+        for side, variant in variants:
             runs[(side, variant)].append(measure(side, objective, variant, model, args.quick))
     raw = args.out / f"{objective}-{model}.json"
     raw.write_text(json.dumps({f"{s} {v}": rs for (s, v), rs in runs.items()}, indent=2))
