@@ -34,13 +34,15 @@ VARIANTS = {  # objective -> (side, variant); a DPO variant's reference mode is 
         ("omnialign", "live"),
         ("trl", "live-default"),
         ("trl", "live-best"),
+        ("trl", "live-best-nogc"),
         ("omnialign", "precomputed"),
         ("trl", "precomputed-default"),
         ("trl", "precomputed-best"),
+        ("trl", "precomputed-best-nogc"),
     ],
-    "reward": [("omnialign", "default"), ("trl", "default")],
-    "sft": [("omnialign", "default"), ("trl", "default"), ("trl", "best")],
-    "grpo": [("omnialign", "default"), ("trl", "default"), ("trl", "best")],
+    "reward": [("omnialign", "default"), ("trl", "default"), ("trl", "default-nogc")],
+    "sft": [("omnialign", "default"), ("trl", "default"), ("trl", "best"), ("trl", "best-nogc")],
+    "grpo": [("omnialign", "default"), ("trl", "default"), ("trl", "best"), ("trl", "best-nogc")],
 }
 UNITS = {"dpo": "pairs", "reward": "pairs", "sft": "sequences", "grpo": "samples"}
 
@@ -96,20 +98,22 @@ def spread(values: list[float], digits: int) -> str:
     return f"{median:.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
-def peer_of(objective: str, variant: str, which: str) -> str:
-    """The TRL variant an OmniAlign variant is compared with: same reference mode for DPO."""
-    return f"{variant}-{which}" if objective == "dpo" else which
+def peers_of(objective: str, variant: str, runs: dict) -> list[tuple[str, str]]:
+    """The TRL variants an OmniAlign variant is compared with: for DPO, those in the same reference mode."""
+    mode = variant.split("-")[0]
+    return [k for k in runs if k[0] == "trl" and (objective != "dpo" or k[1].split("-")[0] == mode)]
 
 
 def table(objective: str, runs: dict[tuple[str, str], list[dict]]) -> str:
-    """One row per variant: medians and spreads, and OmniAlign's ratios to TRL's default and best."""
+    """One row per variant: medians and spreads, and OmniAlign's ratios to TRL's default and to its fastest
+    variant measured (TRL best), with the peak memory ratio to that same variant."""
     unit = UNITS[objective]
     median = {key: statistics.median(r["per_second"] for r in rs) for key, rs in runs.items()}
     rss = {key: statistics.median(r["peak_rss_mib"] for r in rs) for key, rs in runs.items()}
     grpo = objective == "grpo"
     head = f"| variant | {unit}/s (timed steps) | {unit}/s end to end | peak RSS MiB |"
     head += " generated tokens/s | update samples/s |" if grpo else ""
-    head += " vs TRL default | vs TRL best | RSS vs TRL best |"
+    head += " vs TRL default | vs TRL best (fastest) | RSS vs TRL best |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for (side, variant), rs in runs.items():
         row = (
@@ -122,9 +126,9 @@ def table(objective: str, runs: dict[tuple[str, str], list[dict]]) -> str:
             row += f" {spread([r['update_samples_per_s'] for r in rs], 2)} |"
         ratios = ["", "", ""]
         if side == "omnialign":
-            default = ("trl", peer_of(objective, variant, "default"))
-            best = ("trl", peer_of(objective, variant, "best"))
-            best = best if best in runs else default  # a trainer without a faster configuration
+            peers = peers_of(objective, variant, runs)
+            default = next(k for k in peers if k[1].endswith("default"))
+            best = max(peers, key=median.__getitem__)
             ratios = [
                 f"{median[(side, variant)] / median[default]:.2f}x",
                 f"{median[(side, variant)] / median[best]:.2f}x",
@@ -168,6 +172,8 @@ def report_one(objective: str, model: str, args: argparse.Namespace) -> None:
 
     chosen = args.reference if objective == "dpo" else None
     variants = [(s, v) for s, v in VARIANTS[objective] if not chosen or v.startswith(chosen)]
+    if args.quick:  # the smoke run: `-nogc` differs from its sibling by one TrainingArguments flag
+        variants = [(s, v) for s, v in variants if not v.endswith("nogc")]
     runs: dict[tuple[str, str], list[dict]] = {key: [] for key in variants}
     for _ in range(args.repeats):
         for side, variant in variants:

@@ -104,7 +104,7 @@ def preference_data(workload: Workload, workdir: Path, count: int) -> dict[str, 
 def run(objective: str, variant: str, workload: Workload, folder: Path, workdir: Path) -> dict[str, float]:
     """Train `objective` (`dpo`, `reward`, `sft`, `grpo`) in `variant` and time it."""
     start = time.perf_counter()
-    backbone = {"name": str(folder)}
+    backbone = {"name": str(folder), "gradient_checkpointing": variant.endswith("gc")}
     clock = StepClock(workload.warmup_steps, workload.timed_steps)
     pairs = workload.steps * workload.batch_size
     if objective == "dpo":
@@ -113,7 +113,7 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
             "init_args": {
                 "backbone": backbone,
                 "beta": workload.beta,
-                "reference": "precomputed" if variant == "precomputed" else "frozen",
+                "reference": "precomputed" if variant.startswith("precomputed") else "frozen",
                 "optimizer": _optimizer(workload),
             },
         }

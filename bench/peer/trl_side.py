@@ -2,11 +2,13 @@
 model folder as a path (TRL loads the policy, and for DPO and GRPO its reference, as a user's script would)
 and the same records in TRL's conversational format.
 
-Two configurations per trainer where TRL has a faster one here:
+Configurations per trainer:
 - `default`: TRL as installed. On a CPU TRL 1.16 has no Triton, and its fused LM-head path then scores every
-  position of the batch (prompt and padding too) to keep tile shapes static.
+  position of the batch (prompt and padding too) to keep tile shapes static. TRL also turns gradient
+  checkpointing on by default (every trainer), trading a second forward in backward for activation memory.
 - `best`: `trl.trainer.utils._use_triton = lambda device: True`, TRL's own GPU branch, which scores only the
-  completion positions (the same loss). RewardTrainer does not use that path, so it has one configuration.
+  completion positions (the same loss). RewardTrainer does not use that path.
+- `-nogc` on either: gradient checkpointing off, as OmniAlign runs by default (faster, more memory).
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ class Timing(TrainerCallback):
         self.clock.step_end(state.global_step - 1)
 
 
-def common_args(workload: Workload, workdir: Path, steps: int, batch_size: int) -> dict:
+def common_args(workload: Workload, workdir: Path, steps: int, batch_size: int, variant: str) -> dict:
+    """TrainingArguments shared by every trainer. TRL turns gradient checkpointing on by default (less
+    activation memory, a second forward in backward); a `-nogc` variant turns it off, as OmniAlign runs."""
     return {
+        "gradient_checkpointing": not variant.endswith("nogc"),
         "output_dir": str(workdir / "trl"),
         "use_cpu": True,
         "bf16": False,
@@ -59,15 +64,15 @@ def common_args(workload: Workload, workdir: Path, steps: int, batch_size: int) 
 def run(objective: str, variant: str, workload: Workload, folder: Path, workdir: Path) -> dict[str, float]:
     """Train `objective` with TRL in `variant` (`default`, `best`, `precomputed-default`, ...) and time it."""
     start = time.perf_counter()
-    if variant.endswith("best"):
+    if "best" in variant:
         use_best_path()
     from datasets import Dataset
 
     if objective == "grpo":
-        return run_grpo(workload, folder, workdir, start, Dataset)
+        return run_grpo(workload, folder, workdir, start, Dataset, variant)
     clock = StepClock(workload.warmup_steps, workload.timed_steps)
     rows = records(workload, workload.steps * workload.batch_size)
-    args = common_args(workload, workdir, workload.steps, workload.batch_size)
+    args = common_args(workload, workdir, workload.steps, workload.batch_size, variant)
     if objective == "dpo":
         from trl import DPOConfig, DPOTrainer
 
@@ -102,7 +107,9 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
     return {"timed_seconds": clock.seconds, "end_to_end_seconds": time.perf_counter() - start}
 
 
-def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float, Dataset) -> dict[str, float]:
+def run_grpo(
+    workload: Workload, folder: Path, workdir: Path, start: float, Dataset, variant: str
+) -> dict[str, float]:
     """One rollout = `prompts` x `samples_per_prompt` completions, used for `epochs` passes of 2 mini-batches:
     TRL's `steps_per_generation=2`, `num_iterations=epochs`, so a rollout is 2 x epochs optimiser steps."""
     from trl import GRPOConfig, GRPOTrainer
@@ -111,7 +118,7 @@ def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float, Data
     per_rollout = 2 * workload.epochs
     rollouts = workload.rollouts_warmup + workload.rollouts_timed
     rows = records(workload, rollouts * workload.prompts)
-    args = common_args(workload, workdir, rollouts * per_rollout, samples // 2)
+    args = common_args(workload, workdir, rollouts * per_rollout, samples // 2, variant)
     config = GRPOConfig(
         **args,
         num_generations=workload.samples_per_prompt,
