@@ -1,27 +1,36 @@
-"""Each network's train/eval mode during training is chosen, not inherited from how it was loaded: with the
-default `dropout: false` every network runs in eval mode (no dropout anywhere, so policy and reference
-score alike); with `dropout: true` the trained policy runs in train mode and the frozen reference stays in
-eval mode."""
+"""Each network's mode during training is chosen, not inherited from how it was loaded: the trained policy
+runs in train mode (transformers runs gradient checkpointing only in train mode), with its dropout zeroed
+unless `dropout: true`; the frozen reference runs in eval mode. Gradients are freed right after each
+optimiser step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from lightning.pytorch import Callback
 
 from omnialign.alignment.cli import OmniAlignCLI
+from omnialign.alignment.modules.base import disable_dropout
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class RecordModes(Callback):
+class Record(Callback):
+    """Modes at the first step, and which gradients are still held after it."""
+
+    def __init__(self) -> None:
+        self.grads_after_step: list[bool] = []
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.modes = {name: child.training for name, child in pl_module.named_children()}
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.grads_after_step = [p.grad is not None for p in pl_module.policy.parameters()]
 
-@pytest.mark.parametrize("dropout", [False, True])
-def test_trained_networks_follow_dropout_and_frozen_ones_stay_in_eval(dropout, tmp_path):
+
+def fit_one_step(tmp_path, *overrides: str) -> Record:
     cli = OmniAlignCLI(
         args=[
             "--config",
@@ -33,12 +42,31 @@ def test_trained_networks_follow_dropout_and_frozen_ones_stay_in_eval(dropout, t
             f"--trainer.default_root_dir={tmp_path}",
             "--trainer.callbacks=[]",
             "--model.init_args.reference=frozen",
-            f"--model.init_args.dropout={str(dropout).lower()}",
+            *overrides,
         ],
         run=False,
     )
-    record = RecordModes()
+    record = Record()
     cli.trainer.callbacks.append(record)
     cli.trainer.fit(cli.model, cli.datamodule)
-    assert record.modes["policy"] is dropout
+    return record
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_the_policy_trains_in_train_mode_and_the_reference_stays_in_eval(dropout, tmp_path):
+    record = fit_one_step(tmp_path, f"--model.init_args.dropout={str(dropout).lower()}")
+    assert record.modes["policy"] is True
     assert record.modes["reference"] is False
+    assert not any(record.grads_after_step)  # freed after the step, not kept until the next forward
+
+
+def test_disable_dropout_zeroes_modules_and_attention_rates():
+    class Attention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention_dropout = 0.1
+            self.drop = torch.nn.Dropout(0.3)
+
+    network = torch.nn.Sequential(Attention(), torch.nn.Dropout2d(0.2))
+    disable_dropout(network)
+    assert network[0].attention_dropout == 0.0 and network[0].drop.p == 0.0 and network[1].p == 0.0

@@ -272,10 +272,10 @@ class OnlineRLModule(PolicyModule):
         return loss, metrics
 
     def _step(self, loss: Tensor) -> None:
+        """Backward, clip, step; gradients are freed right after the step, so they never sit beside the
+        next mini-batch's activations (a full parameter-sized buffer of peak memory otherwise)."""
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        for optimizer in optimizers:
-            optimizer.zero_grad()
         self.manual_backward(loss)
         for optimizer in optimizers:
             if self.max_grad_norm is not None:
@@ -283,6 +283,7 @@ class OnlineRLModule(PolicyModule):
                     optimizer, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm"
                 )
             optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         schedulers = self.lr_schedulers()
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
