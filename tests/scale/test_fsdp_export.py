@@ -6,13 +6,10 @@ separate gather, `StateDictType.FULL_STATE_DICT`), tensor for tensor; an export 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-
 import pytest
 import torch
 from safetensors.torch import load_file
+from two_ranks import run_two_ranks
 
 _RANK = """
 import sys
@@ -54,31 +51,9 @@ dist.barrier()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_fsdp_export_gathers_full_weights_on_two_cpu_ranks(tmp_path):
-    script = tmp_path / "rank.py"
-    script.write_text(_RANK)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node=2",
-            f"--master-port={_free_port()}",
-            str(script),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_two_ranks(_RANK, tmp_path)
     full = torch.load(tmp_path / "full.pt")
     exported = load_file(tmp_path / "export" / "model.safetensors")
     assert set(exported) == set(full)

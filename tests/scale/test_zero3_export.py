@@ -8,15 +8,12 @@ directly, like test_deepspeed_cpu.py."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from two_ranks import run_two_ranks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,34 +56,10 @@ torch.distributed.barrier()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_zero3_export_gathers_full_weights_on_two_cpu_ranks(tmp_path):
     pytest.importorskip("deepspeed", reason="deepspeed not installed (uv sync installs its default group)")
-    script = tmp_path / "rank.py"
-    script.write_text(_RANK)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node=2",
-            f"--master-port={_free_port()}",
-            str(script),
-            str(tmp_path),
-            str(REPO / "configs/deepspeed/zero3.json"),
-        ],
-        env={**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stderr[-4000:]
+    run_two_ranks(_RANK, tmp_path, str(REPO / "configs/deepspeed/zero3.json"))
     reference = torch.load(tmp_path / "consolidated.pt")
     exported = load_file(tmp_path / "export" / "model.safetensors")
     assert set(exported) <= set(reference) and "model.embed_tokens.weight" in exported  # tied lm_head may go
