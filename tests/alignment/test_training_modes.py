@@ -30,7 +30,7 @@ class Record(Callback):
         self.grads_after_step = [p.grad is not None for p in pl_module.policy.parameters()]
 
 
-def fit_one_step(tmp_path, *overrides: str) -> Record:
+def fit_one_step(tmp_path, *overrides: str, callbacks: list[Callback] = ()) -> Record:
     cli = OmniAlignCLI(
         args=[
             "--config",
@@ -47,7 +47,7 @@ def fit_one_step(tmp_path, *overrides: str) -> Record:
         run=False,
     )
     record = Record()
-    cli.trainer.callbacks.append(record)
+    cli.trainer.callbacks.extend([record, *callbacks])
     cli.trainer.fit(cli.model, cli.datamodule)
     return record
 
@@ -70,3 +70,40 @@ def test_disable_dropout_zeroes_modules_and_attention_rates():
     network = torch.nn.Sequential(Attention(), torch.nn.Dropout2d(0.2))
     disable_dropout(network)
     assert network[0].attention_dropout == 0.0 and network[0].drop.p == 0.0 and network[1].p == 0.0
+
+
+class CountLayerRuns(Callback):
+    """How often the policy's first decoder layer's MLP runs in the forward and in the backward of step 1."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.runs = {"forward": 0, "backward": 0, "after": 0}
+        self.phase = "forward"
+        mlp = pl_module.policy.model.layers[0].mlp
+        original = mlp.forward
+
+        def counted(*args, **kwargs):
+            self.runs[self.phase] += 1
+            return original(*args, **kwargs)
+
+        mlp.forward = counted
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        self.phase = "backward"
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.phase = "after"  # validation runs follow
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_activation_checkpointing_recomputes_layers_in_the_backward(checkpointing, tmp_path):
+    """With `gradient_checkpointing: true` the trained policy's layers run again during the backward (their
+    activations were not kept); without it they run once, in the forward. This holds only in train mode,
+    which a pretrained backbone is not in after loading (see the module docstring)."""
+    counter = CountLayerRuns()
+    fit_one_step(
+        tmp_path,
+        f"--model.init_args.backbone.gradient_checkpointing={str(checkpointing).lower()}",
+        callbacks=[counter],
+    )
+    assert counter.runs["forward"] >= 1
+    assert counter.runs["backward"] == (counter.runs["forward"] if checkpointing else 0)

@@ -129,6 +129,14 @@ def _hub_processor(options: BackboneOptions) -> Processor:
     return auto_class.from_pretrained(options.location, **options.location_kwargs())
 
 
+def enable_activation_checkpointing(model: PreTrainedModel) -> None:
+    """Recompute each decoder layer in the backward pass instead of keeping its activations (non-reentrant
+    `torch.utils.checkpoint`). transformers renamed the switch to `activation_checkpointing_enable` and
+    deprecated the old name; the lock still holds a release with only the old one (the vLLM extra)."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+
+
 def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrainedModel:
     """The network named by `options` (a causal LM, text-only or conditioned on media), in the requested
     dtype, with LoRA and checkpointing applied."""
@@ -146,7 +154,7 @@ def load_causal_lm(options: BackboneOptions, processor: Processor) -> PreTrained
         kwargs |= options.model_kwargs
         model = model_class_for(config).from_pretrained(options.location, config=config, **kwargs)
     if options.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable_activation_checkpointing(model)
         model.config.use_cache = False
     if options.lora is not None:
         model = _apply_lora(model, options.lora)

@@ -35,7 +35,7 @@ from omnialign.data.encode import ChatEncoder
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 from omnialign.data.sample import Sample
 from omnialign.models.any_to_any import adapter_for
-from omnialign.models.backbone import DTYPES, BackboneOptions
+from omnialign.models.backbone import DTYPES, BackboneOptions, enable_activation_checkpointing
 from omnialign.models.tiny import tiny_spec
 
 HEAD_FILE = "score_head.safetensors"
@@ -257,7 +257,7 @@ def load_base_model(options: BackboneOptions, processor: Any) -> PreTrainedModel
     else:
         model = AutoModel.from_pretrained(options.location, **kwargs, **options.model_kwargs)
     if options.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable_activation_checkpointing(model)
     return model
 
 
