@@ -275,6 +275,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per training step")
     parser.add_argument("--part", choices=("all", "score", "policy"), default="all")
     parser.add_argument("--losses", nargs="+", choices=tuple(LOSS_OVERLAYS), default=list(LOSS_OVERLAYS))
+    parser.add_argument("--scores", nargs="+", choices=("reward", "cost"), default=["reward", "cost"])
     parser.add_argument("--skip-base", action="store_true", help="no base-model row (parallel runs)")
     parser.add_argument("--tag", default="", help="suffix of the results file (parallel partial runs)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     results: dict[str, Any] = {"settings": {k: str(v) for k, v in vars(args).items()}}
     if args.part in ("all", "score"):
-        for objective in ("reward", "cost"):
+        for objective in args.scores:
             results[objective] = score_objective(args, data, args.out, objective)
             save(results, args, started)
     if args.part in ("all", "policy"):
