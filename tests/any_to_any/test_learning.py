@@ -4,10 +4,9 @@ Planted signals: SFT responses always say "indeed" and draw a bright image; the 
 weights, so both parts start near chance (text: ln 515 = 6.2 nats per token, codes: ln 64 = 4.2).
 The images are flat greys: the tiny VQ's random weights map pixel noise (and any texture) to near-random
 codes (about 3.9 nats of entropy over noisy bright images), so noise would hide whether the image head
-learns at all. Flat greys of nearby levels share most of their 16 codes but not all: the VQ splits the
-bright levels into the grids of 162-179, 180-192, 193-211, 212-232, 233-243 and 245-255 (and the dark ones
-likewise), so training images take levels from some grids and validation images from the others, and
-every validation image encodes to a code grid that no training image has (asserted by encoding both).
+learns at all. Training images take grey levels from some of the VQ's code grids and validation images from
+the others (`code_grids.LEVELS`, which says how the grids were found), and every validation image encodes
+to a code grid that no training image has (asserted by encoding both).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import json
 
 import pytest
 import torch
+from code_grids import LEVELS, code_grids, flat_image, flatten
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
 from quiet_trainer import quiet_trainer
@@ -30,49 +30,14 @@ from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.backbone import BackboneOptions
 
+JANUS = LEVELS["tiny:janus"]
+
 
 def _trainer(tmp_path, **kwargs) -> Trainer:
     return quiet_trainer(
         default_root_dir=tmp_path,
         **kwargs,
     )
-
-
-def _flat_image(path, level: int):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (32, 32), (level, level, level)).save(path)
-    return path
-
-
-# Flat grey levels from distinct code grids of the tiny VQ (see the module docstring): training and
-# validation images never share a grid.
-TRAIN_LEVELS = {"bright": (170, 202, 238), "dark": (20, 44, 94)}
-VAL_LEVELS = {"bright": (186, 222, 250), "dark": (4, 34, 102)}
-
-
-def _flatten(paths, levels: dict[str, tuple[int, ...]]) -> None:
-    """Redraw fixture images as flat greys, bright ones (mean above mid-grey) at the `bright` levels in turn
-    and dark ones at the `dark` levels, so the planted brightness reaches the codes of the random tiny VQ."""
-    counts = {"bright": 0, "dark": 0}
-    for path in sorted(paths):
-        with Image.open(path) as image:
-            kind = (
-                "bright" if sum(image.convert("L").getdata()) / (image.width * image.height) > 128 else "dark"
-            )
-        _flat_image(path, levels[kind][counts[kind] % len(levels[kind])])
-        counts[kind] += 1
-
-
-def _code_grids(module, paths) -> set[tuple[int, ...]]:
-    """The code grid each image encodes to under the module's VQ."""
-    adapter, policy = adapter_for(module.policy), module.policy
-    images = []
-    for path in paths:
-        with Image.open(path) as image:
-            images.append(image.convert("RGB"))
-    pixels = module.processor.image_processor(images, return_tensors="pt")["pixel_values"]
-    with torch.no_grad():
-        return {tuple(codes.tolist()) for codes in adapter.image_codes(policy, pixels)}
 
 
 def _bright_share(module, samples: int = 16) -> float:
@@ -104,8 +69,8 @@ def _bright_share(module, samples: int = 16) -> float:
 def _sft_rows(root, rows: int, first: int, bright_levels: tuple[int, ...]) -> list[dict]:
     out = []
     for i in range(first, first + rows):
-        dark = _flat_image(root / f"p{i}.png", 40 + i)
-        bright = _flat_image(root / f"r{i}.png", bright_levels[i % len(bright_levels)])
+        dark = flat_image(root / f"p{i}.png", 40 + i)
+        bright = flat_image(root / f"r{i}.png", bright_levels[i % len(bright_levels)])
         user = [{"type": "image", "image": str(dark)}, {"type": "text", "text": "Make it brighter."}]
         answer = [
             {"type": "text", "text": "indeed, here:"},
@@ -129,16 +94,16 @@ def test_sft_on_interleaved_responses_lowers_the_loss_of_both_parts(tmp_path):
     validation images shared the training images' grid: 4.16 -> 2.76; after 24 steps: 3.07); the test asks
     for a drop of at least 1 nat on each part."""
     seed_everything(0)
-    train = _write_jsonl(tmp_path / "train.jsonl", _sft_rows(tmp_path, 8, 0, TRAIN_LEVELS["bright"]))
-    val = _write_jsonl(tmp_path / "val.jsonl", _sft_rows(tmp_path, 4, 8, VAL_LEVELS["bright"]))
+    train = _write_jsonl(tmp_path / "train.jsonl", _sft_rows(tmp_path, 8, 0, JANUS.train["bright"]))
+    val = _write_jsonl(tmp_path / "val.jsonl", _sft_rows(tmp_path, 4, 8, JANUS.val["bright"]))
     data = SFTDataModule(train_files=[train], val_files=[val], batch_size=4)
     module = SFTModule(
         backbone=BackboneOptions(name="tiny:janus"),
         optimizer=lambda params: torch.optim.AdamW(params, lr=5e-3),
     )
     before = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
-    seen = _code_grids(module, [tmp_path / f"r{i}.png" for i in range(8)])
-    held_out = _code_grids(module, [tmp_path / f"r{i}.png" for i in range(8, 12)])
+    seen = code_grids(module.policy, module.processor, [tmp_path / f"r{i}.png" for i in range(8)])
+    held_out = code_grids(module.policy, module.processor, [tmp_path / f"r{i}.png" for i in range(8, 12)])
     assert len(held_out) == 3 and not seen & held_out, "validation response images are unseen code grids"
     _trainer(tmp_path, max_steps=16).fit(module, datamodule=data)
     after = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
@@ -151,18 +116,18 @@ def test_sft_on_interleaved_responses_lowers_the_loss_of_both_parts(tmp_path):
 @pytest.mark.slow
 def test_dpo_on_interleaved_pairs_learns_the_planted_image_preference(tmp_path):
     """align-anything text+image -> text+image fixtures: the preferred answer's image is bright (0.8), the
-    other dark (0.2), and its text carries "indeed"; images flattened (see `_flatten`), validation images to
-    code grids no training image has. Held-out statistic:
-    the policy's image-part log-prob margin (chosen minus rejected codes, summed over 16 codes). Measured:
-    +0.11 -> +9.8 nats after 12 steps on 8 pairs; asked: a rise of at least 4 nats, positive on every pair.
-    Sampled statistic (16 images generated with guidance 3.0, see `_bright_share`): bright-minus-dark share of
-    codes 0.01 -> 0.27; asked: a rise of at least 0.2."""
+    other dark (0.2), and its text carries "indeed"; images flattened (see `code_grids.flatten`), validation
+    images to code grids no training image has. Held-out statistic: the policy's image-part log-prob margin
+    (chosen minus rejected codes, summed over 16 codes). Measured: +0.09 -> +7.8 nats after 12 steps on 8
+    pairs; asked: a rise of at least 4 nats, positive on every pair. Sampled statistic (16 images generated
+    with guidance 3.0, see `_bright_share`): bright-minus-dark share of codes 0.01 -> 0.27; asked: a rise of
+    at least 0.2."""
     seed_everything(0)
     fmt = "align-anything/text-image-to-text-image"
     train = write_fixture(tmp_path / "train", fmt, rows=8, seed=0)
     val = write_fixture(tmp_path / "val", fmt, rows=4, seed=1)
-    _flatten(train.media, TRAIN_LEVELS)
-    _flatten(val.media, VAL_LEVELS)
+    flatten(train.media, JANUS.train)
+    flatten(val.media, JANUS.val)
     data = PreferenceDataModule([str(train.path)], [str(val.path)], schema=fmt, batch_size=4)
     module = DPOModule(
         backbone=BackboneOptions(name="tiny:janus"),
@@ -171,7 +136,8 @@ def test_dpo_on_interleaved_pairs_learns_the_planted_image_preference(tmp_path):
     )
     before = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
     responses = lambda fixture: [p for p in fixture.media if "_image_" in p.name]  # noqa: E731
-    assert not _code_grids(module, responses(train)) & _code_grids(module, responses(val)), "held out"
+    grids = lambda paths: code_grids(module.policy, module.processor, paths)  # noqa: E731
+    assert not grids(responses(train)) & grids(responses(val)), "held out"
     sampled_before = _bright_share(module)
     _trainer(tmp_path, max_steps=12).fit(module, datamodule=data)
     after = _trainer(tmp_path).validate(module, datamodule=data, verbose=False)[0]
