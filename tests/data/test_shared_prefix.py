@@ -75,7 +75,8 @@ def test_per_sequence_sums_keep_the_padded_order(tiny_tokenizer):
     firsts, seconds = _pairs(tiny_tokenizer)
     batch = pack_shared_prefix(firsts, seconds)
     padded = pad_sequences(firsts + seconds, tiny_tokenizer.pad_token_id, side="right")
-    assert per_sequence_sum(batch["response_mask"], batch).tolist() == padded["response_mask"].sum(-1).tolist()
+    counts = per_sequence_sum(batch["response_mask"], batch)
+    assert counts.tolist() == padded["response_mask"].sum(-1).tolist()
     prompts = sum(int((1 - s.response_mask).sum()) for s in firsts)
     assert batch["input_ids"].shape[1] == sum(len(s) for s in firsts + seconds) - prompts
 
@@ -123,13 +124,13 @@ def test_full_logits_path_takes_the_predictors_too():
 
 def test_collate_refuses_what_it_cannot_share(tiny_tokenizer):
     prompt, other = [5, 6], [5, 7]
-    with pytest.raises(ValueError, match="pair 1 .* identical, non-empty prompt"):
+    with pytest.raises(ValueError, match=r"pair 1 .* identical, non-empty prompt"):
         pack_shared_prefix(
             [_sequence(prompt, [8]), _sequence(prompt, [8])], [_sequence(prompt, [9]), _sequence(other, [9])]
         )
-    with pytest.raises(ValueError, match="pair 0 .* identical"):  # same tokens, but the prompts end apart
+    with pytest.raises(ValueError, match=r"pair 0 .* identical"):  # same tokens, but the prompts end apart
         pack_shared_prefix([_sequence(prompt, [7, 8])], [_sequence([5, 6, 7], [8])])
-    with pytest.raises(ValueError, match="pair 0 .* empty response"):
+    with pytest.raises(ValueError, match=r"pair 0 .* empty response"):
         pack_shared_prefix([_sequence(prompt, [8])], [_sequence(prompt, [])])
     with_media = EncodedSequence(torch.tensor([5, 6, 8]), torch.tensor([0, 0, 1]), media_inputs={"x": 1})
     with pytest.raises(ValueError, match="shared_prefix supports text-only"):
@@ -153,7 +154,7 @@ def test_mask_refuses_models_without_an_explicit_mask():
     model = load_causal_lm(options, load_processor(options))
     predictors = torch.tensor([[-1, 0, 1, 1]])
     model.config._attn_implementation = "flash_attention_2"
-    with pytest.raises(ValueError, match="shared_prefix needs .* 'flash_attention_2'"):
+    with pytest.raises(ValueError, match=r"shared_prefix needs .* 'flash_attention_2'"):
         prefix_attention_mask(model, predictors)
     model.config._attn_implementation = "sdpa"
     model.config.layer_types = ["sliding_attention"] * model.config.num_hidden_layers

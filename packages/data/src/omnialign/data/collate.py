@@ -145,6 +145,23 @@ def _prompt_length(sequence: EncodedSequence) -> int:
     return int(scored[0]) if len(scored) else len(sequence)
 
 
+def _shared_prompt_length(first: EncodedSequence, second: EncodedSequence, pair: int) -> int:
+    """The length of the prompt both sequences of a pair start with; an error unless both continue one
+    identical, non-empty prompt with a non-empty response."""
+    length = _prompt_length(first)
+    shared = _prompt_length(second) == length and torch.equal(
+        second.input_ids[:length], first.input_ids[:length]
+    )
+    if length == 0 or not shared:
+        raise ValueError(
+            f"shared_prefix: pair {pair} of the batch does not start both responses after one identical, "
+            "non-empty prompt token prefix; set shared_prefix: false for such data"
+        )
+    if length in (len(first), len(second)):
+        raise ValueError(f"shared_prefix: pair {pair} of the batch has an empty response after the prompt")
+    return length
+
+
 def pack_shared_prefix(
     firsts: Sequence[EncodedSequence], seconds: Sequence[EncodedSequence]
 ) -> dict[str, torch.Tensor]:
@@ -168,16 +185,8 @@ def pack_shared_prefix(
     ids, positions, mask, segments, predictors = [], [], [], [], []
     offset = 0
     for i, (first, second) in enumerate(zip(firsts, seconds, strict=True)):
-        length = _prompt_length(first)
-        prompt = first.input_ids[:length]
-        if length == 0 or _prompt_length(second) != length or not torch.equal(second.input_ids[:length], prompt):
-            raise ValueError(
-                f"shared_prefix: pair {i} of the batch does not start both responses after one identical, "
-                "non-empty prompt token prefix; set shared_prefix: false for such data"
-            )
+        length = _shared_prompt_length(first, second, i)
         a, b = len(first) - length, len(second) - length
-        if a == 0 or b == 0:
-            raise ValueError(f"shared_prefix: pair {i} of the batch has an empty response after the prompt")
         ids += [first.input_ids, second.input_ids[length:]]
         mask += [first.response_mask, second.response_mask[length:]]
         positions += [torch.arange(length + a), torch.arange(length, length + b)]
@@ -210,8 +219,9 @@ def per_sequence_sum(values: torch.Tensor, batch: dict[str, torch.Tensor]) -> to
 # collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
 # `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...);
 # `segment_ids` marks the sequences of a packed row; `predictor_ids` the position predicting each token of a
-# shared-prefix row (the model builds its attention mask from them); `response_part` and `response_pixel_values` are the
-# modality of each response token and the response images whose codes an any-to-any model is scored on.
+# shared-prefix row (the model builds its attention mask from them); `response_part` and
+# `response_pixel_values` are the modality of each response token and the response images whose codes an
+# any-to-any model is scored on.
 LABEL_KEYS = frozenset(
     {"response_mask", "targets", "segment_ids", PREDICTOR_IDS, RESPONSE_PART, RESPONSE_PIXELS}
 )

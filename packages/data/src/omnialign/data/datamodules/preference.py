@@ -164,8 +164,9 @@ class PreferenceDataModule(SampleDataModule):
 
     def collate(self, items: list[PairItem]) -> dict[str, Any]:
         firsts, seconds = [i.first for i in items], [i.second for i in items]
-        batch: dict[str, Any] = (
-            pack_shared_prefix(firsts, seconds) if self.shared_prefix else self.collate_sequences(firsts + seconds)
-        )
+        if self.shared_prefix:
+            batch: dict[str, Any] = pack_shared_prefix(firsts, seconds)
+        else:
+            batch = self.collate_sequences(firsts + seconds)
         batch["targets"] = {key: torch.stack([i.targets[key] for i in items]) for key in items[0].targets}
         return batch
