@@ -16,7 +16,7 @@ from omnialign.alignment.modules.dpo import DPOModule
 from omnialign.data.collate import PREDICTOR_IDS
 from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
-from omnialign.models.backbone import BackboneOptions
+from omnialign.models.backbone import BackboneOptions, LoraOptions
 
 REPO = Path(__file__).resolve().parents[2]
 FORMAT = "align-anything/text-to-text"
@@ -52,6 +52,26 @@ def test_loss_and_policy_gradients_match_the_padded_batch(tmp_path, loss):
     for shared_grad, padded_grad in zip(grads_shared, grads_padded, strict=True):
         torch.testing.assert_close(shared_grad, padded_grad, rtol=1e-4, atol=1e-6)
     assert loss_padded.item() != pytest.approx(math.log(2), abs=1e-4)  # a real margin was compared
+
+
+def test_adapters_reference_on_shared_prefix(tmp_path):
+    """The `adapters` reference (the policy with its LoRA adapters off) scores a shared-prefix batch as it
+    scores the padded one, in the same sequence order."""
+    train = str(write_fixture(tmp_path, FORMAT, rows=4, seed=0).path)
+    lora = BackboneOptions(name="tiny:llama", lora=LoraOptions(r=4))
+    module = DPOModule(backbone=lora, reference="adapters")
+    module.configure_model()
+    with torch.no_grad():
+        for name, param in module.policy.named_parameters():
+            if "lora_B" in name:
+                param.add_(0.1)  # adapters now change the policy
+    padded, shared = (_batch(module, train, flag) for flag in (False, True))
+    torch.testing.assert_close(
+        module.reference_logps(shared, "train"), module.reference_logps(padded, "train"), rtol=1e-5, atol=1e-5
+    )
+    policy = [module.response_logprobs(module.policy, b)[0] for b in (shared, padded)]
+    torch.testing.assert_close(*policy, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(policy[0], module.reference_logps(shared, "train"))
 
 
 class FirstStep(Callback):
