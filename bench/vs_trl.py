@@ -1,6 +1,8 @@
 """OmniAlign vs TRL, measured in the same run: DPO (live and precomputed reference), reward model, SFT and
 GRPO, on a tiny random Llama and on the embedded SmolLM2-135M-Instruct, against TRL's default and its best CPU
-configuration (bench/peer/trl_side.py says which that is and why).
+configuration (bench/peer/trl_side.py says which that is and why). OmniAlign's DPO also runs with its two
+padding-free batch layouts: `-pack` (packing: the 2B sequences in one row) and `-prefix` (shared_prefix: each
+pair's prompt once, then both responses), the latter running fewer tokens through the network.
 
 Every variant runs in its own subprocess (its peak resident memory is its own), repeated `--repeats` times in
 interleaved order (variant A, B, C, A, B, C, ...: drift in machine load hits every variant alike); tables give
@@ -30,12 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "runs" / "bench" / "models"
 VARIANTS = {  # objective -> (side, variant); a DPO variant's reference mode is its first word
-    "dpo": [
+    "dpo": [  # OmniAlign's `pack`: padding-free packing; `prefix`: each pair's prompt once (shared prefix)
         ("omnialign", "live"),
+        ("omnialign", "live-pack"),
+        ("omnialign", "live-prefix"),
         ("trl", "live-default"),
         ("trl", "live-best"),
         ("trl", "live-best-nogc"),
         ("omnialign", "precomputed"),
+        ("omnialign", "precomputed-pack"),
+        ("omnialign", "precomputed-prefix"),
         ("trl", "precomputed-default"),
         ("trl", "precomputed-best"),
         ("trl", "precomputed-best-nogc"),

@@ -88,7 +88,8 @@ def _fit(
     return {"timed_seconds": clock.seconds, "end_to_end_seconds": time.perf_counter() - start}
 
 
-def preference_data(workload: Workload, workdir: Path, count: int) -> dict[str, Any]:
+def preference_data(workload: Workload, workdir: Path, count: int, **layout: bool) -> dict[str, Any]:
+    """The pairs as a preference datamodule; `layout`: `packing` or `shared_prefix` (default: padded)."""
     files = [str(write_jsonl(records(workload, count), workdir / "pairs.jsonl"))]
     return {
         "class_path": "omnialign.data.datamodules.preference.PreferenceDataModule",
@@ -97,14 +98,18 @@ def preference_data(workload: Workload, workdir: Path, count: int) -> dict[str, 
             "train_files": files,
             "batch_size": workload.batch_size,
             "max_length": workload.max_length,
+            **layout,
         },
     }
 
 
 def run(objective: str, variant: str, workload: Workload, folder: Path, workdir: Path) -> dict[str, float]:
-    """Train `objective` (`dpo`, `reward`, `sft`, `grpo`) in `variant` and time it."""
+    """Train `objective` (`dpo`, `reward`, `sft`, `grpo`) in `variant` and time it. A variant is words joined
+    by `-`: DPO's reference mode first (`live`, `precomputed`), then any of `pack` (padding-free packing),
+    `prefix` (shared-prefix pairs: each prompt once) and `gc` (gradient checkpointing)."""
     start = time.perf_counter()
-    backbone = {"name": str(folder), "gradient_checkpointing": variant.endswith("gc")}
+    words = set(variant.split("-"))
+    backbone = {"name": str(folder), "gradient_checkpointing": "gc" in words}
     clock = StepClock(workload.warmup_steps, workload.timed_steps)
     pairs = workload.steps * workload.batch_size
     if objective == "dpo":
@@ -117,7 +122,9 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
                 "optimizer": _optimizer(workload),
             },
         }
-        data = preference_data(workload, workdir, pairs)
+        data = preference_data(
+            workload, workdir, pairs, packing="pack" in words, shared_prefix="prefix" in words
+        )
     elif objective == "reward":
         model = {
             "class_path": "omnialign.alignment.modules.score.ScoreModule",

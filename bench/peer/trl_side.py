@@ -9,6 +9,11 @@ Configurations per trainer:
 - `best`: `trl.trainer.utils._use_triton = lambda device: True`, TRL's own GPU branch, which scores only the
   completion positions (the same loss). RewardTrainer does not use that path.
 - `-nogc` on either: gradient checkpointing off, as OmniAlign runs by default (faster, more memory).
+
+Not a variant: DPOConfig's `padding_free=True`. TRL 1.16's DPOTrainer.__init__ logs that it "is
+temporarily unavailable after a refactor" and resets it to False (trl/trainer/dpo_trainer.py,
+`self.padding_free = False`), so it would time the padded default under another name; its documentation
+also limits it to FlashAttention 2/3, which a CPU does not run.
 """
 
 from __future__ import annotations

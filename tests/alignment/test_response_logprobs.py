@@ -9,7 +9,13 @@ from omnialign.data.collate import pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.sample import Message, Part, Sample
 from omnialign.models.backbone import BackboneOptions, LoraOptions, load_causal_lm, load_processor
-from omnialign.models.generation.logprobs import _body_and_head, response_token_logprobs, token_logprobs
+from omnialign.models.generation.logprobs import _body_and_head, response_token_logprobs
+
+
+def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """The plain computation, for reference: log-softmax of the full logits, position 0 zero."""
+    picked = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    return torch.nn.functional.pad(picked, (1, 0))
 
 
 def _batch(processor) -> dict[str, torch.Tensor]:

@@ -18,6 +18,9 @@ import torch
 from omnialign.data.encode import PER_TOKEN_KEYS, EncodedSequence
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 
+PREDICTOR_IDS = "predictor_ids"
+"""Label key of a shared-prefix row: per token, the index of the position that predicts it (-1: none)."""
+
 
 def _spans(sequences: Sequence[EncodedSequence], width: int, side: str) -> list[slice]:
     if side == "right":
@@ -88,7 +91,9 @@ def rotate_responses(
     their media tensors and row order, stay where they are; only response tokens move. Padded batches only.
     """
     if "segment_ids" in batch:
-        raise ValueError("rotate_responses needs a padded batch, not a packed one")
+        raise ValueError(
+            "rotate_responses needs a padded batch, not a packed one (packing: false, shared_prefix: false)"
+        )
     real = batch["attention_mask"].bool()
     prompt = real & ~batch["response_mask"].bool()
     response = batch["response_mask"].bool()
@@ -134,6 +139,73 @@ def pack_sequences(sequences: Sequence[EncodedSequence]) -> dict[str, torch.Tens
     }
 
 
+def _prompt_length(sequence: EncodedSequence) -> int:
+    """Tokens before the first response token (all of them when the response is empty)."""
+    scored = sequence.response_mask.nonzero()
+    return int(scored[0]) if len(scored) else len(sequence)
+
+
+def _shared_prompt_length(first: EncodedSequence, second: EncodedSequence, pair: int) -> int:
+    """The length of the prompt both sequences of a pair start with; an error unless both continue one
+    identical, non-empty prompt with a non-empty response."""
+    length = _prompt_length(first)
+    shared = _prompt_length(second) == length and torch.equal(
+        second.input_ids[:length], first.input_ids[:length]
+    )
+    if length == 0 or not shared:
+        raise ValueError(
+            f"shared_prefix: pair {pair} of the batch does not start both responses after one identical, "
+            "non-empty prompt token prefix; set shared_prefix: false for such data"
+        )
+    if length in (len(first), len(second)):
+        raise ValueError(f"shared_prefix: pair {pair} of the batch has an empty response after the prompt")
+    return length
+
+
+def pack_shared_prefix(
+    firsts: Sequence[EncodedSequence], seconds: Sequence[EncodedSequence]
+) -> dict[str, torch.Tensor]:
+    """Preference pairs in one row without padding, each pair's prompt once (`shared_prefix: true`).
+
+    Pair i is laid out as its prompt, then its first response's tokens, then its second's, and the pairs
+    follow one another. `predictor_ids` holds, per token, the row index of the position whose hidden state
+    predicts it: the previous position, except for the second response's first token, which the prompt's
+    last position predicts, and a prompt's first token, which nothing predicts (-1). Every token attends to
+    the chain of its predictors (the model side builds that mask from `predictor_ids`), so a second
+    response sees its prompt but never the first response, and no token sees another pair. Position ids
+    continue the prompt in both responses, so each response gets the outputs it gets after its prompt in a
+    padded batch. `segment_ids` sums first responses as sequences 0..n-1 and second ones as n..2n-1 (prompt
+    tokens, never scored, count with the first response), the order of a padded preference batch.
+    """
+    if any(s.media_inputs or s.token_inputs for s in (*firsts, *seconds)):
+        raise ValueError(
+            "shared_prefix supports text-only pairs; multimodal batches are padded (shared_prefix: false)"
+        )
+    n = len(firsts)
+    ids, positions, mask, segments, predictors = [], [], [], [], []
+    offset = 0
+    for i, (first, second) in enumerate(zip(firsts, seconds, strict=True)):
+        length = _shared_prompt_length(first, second, i)
+        a, b = len(first) - length, len(second) - length
+        ids += [first.input_ids, second.input_ids[length:]]
+        mask += [first.response_mask, second.response_mask[length:]]
+        positions += [torch.arange(length + a), torch.arange(length, length + b)]
+        segments += [torch.full((length + a,), i), torch.full((b,), n + i)]
+        chain = torch.arange(offset - 1, offset + length + a - 1)
+        chain[0] = -1
+        branch = torch.arange(offset + length + a - 1, offset + length + a + b - 1)
+        branch[0] = offset + length - 1
+        predictors += [chain, branch]
+        offset += length + a + b
+    return {
+        "input_ids": torch.cat(ids).unsqueeze(0),
+        "position_ids": torch.cat(positions).unsqueeze(0),
+        "response_mask": torch.cat(mask).unsqueeze(0),
+        "segment_ids": torch.cat(segments).unsqueeze(0),
+        PREDICTOR_IDS: torch.cat(predictors).unsqueeze(0),
+    }
+
+
 def per_sequence_sum(values: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum `[rows, T]` per-token values per sequence: per row for padded batches, per segment for packed."""
     if "segment_ids" not in batch:
@@ -146,9 +218,13 @@ def per_sequence_sum(values: torch.Tensor, batch: dict[str, torch.Tensor]) -> to
 # Batch keys that are labels for the objective rather than inputs of the network. Every other key of a
 # collated batch is passed to the model's forward as is (pixel_values, image_grid_thw, input_features ...).
 # `targets` holds a task's label tensors (preferred index, safety flags, per-dimension labels ...);
-# `segment_ids` marks the sequences of a packed row; `response_part` and `response_pixel_values` are the
-# modality of each response token and the response images whose codes an any-to-any model is scored on.
-LABEL_KEYS = frozenset({"response_mask", "targets", "segment_ids", RESPONSE_PART, RESPONSE_PIXELS})
+# `segment_ids` marks the sequences of a packed row; `predictor_ids` the position predicting each token of a
+# shared-prefix row (the model builds its attention mask from them); `response_part` and
+# `response_pixel_values` are the modality of each response token and the response images whose codes an
+# any-to-any model is scored on.
+LABEL_KEYS = frozenset(
+    {"response_mask", "targets", "segment_ids", PREDICTOR_IDS, RESPONSE_PART, RESPONSE_PIXELS}
+)
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

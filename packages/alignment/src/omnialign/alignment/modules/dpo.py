@@ -137,6 +137,13 @@ class DPOModule(PolicyModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
+        contract = self.batch_contract()
+        if self.spec.inputs == "unpaired+kl" and (contract.packed or contract.shared_prefix):
+            option = "packing" if contract.packed else "shared_prefix"
+            raise ValueError(
+                "KTO's KL term pairs each prompt with another pair's response, rebuilt from a padded batch: "
+                f"set {option}: false"
+            )
         if not (self.needs_reference and self.reference_source == "precomputed"):
             return
         data = self.datamodule()

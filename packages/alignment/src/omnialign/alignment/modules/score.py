@@ -70,9 +70,11 @@ class ScoreModelModule(AlignmentModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        if self.batch_contract().packed:
+        contract = self.batch_contract()
+        if contract.packed or contract.shared_prefix:
+            option = "packing" if contract.packed else "shared_prefix"
             raise ValueError(
-                "score models read each sequence's last real token from padded batches; set packing: false"
+                f"score models read each sequence's last real token from padded batches; set {option}: false"
             )
 
     def export_pretrained(self, directory: str | Path) -> Path:

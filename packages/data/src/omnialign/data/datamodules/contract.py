@@ -16,6 +16,8 @@ class BatchContract:
 
     packed: bool = False
     """Sequences are concatenated into one row without padding (`packing: true`)."""
+    shared_prefix: bool = False
+    """Preference pairs in one row, each prompt once before its two responses (`shared_prefix: true`)."""
     head_dimensions: tuple[str, ...] | None = None
     """Preference dimensions batched as the columns of `targets['dimensions']`, in order (multi-head
     reward models train head i on column i)."""

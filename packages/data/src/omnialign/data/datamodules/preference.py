@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from omnialign.data.collate import pack_shared_prefix
 from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.datamodules.contract import BatchContract
 from omnialign.data.encode import EncodedSequence
@@ -72,6 +73,7 @@ class PreferenceDataModule(SampleDataModule):
         dimension: str | None = None,
         head_dimensions: list[str] | None = None,
         media_responses_as_input: bool = False,
+        shared_prefix: bool = False,
         **kwargs: Any,
     ) -> None:
         """
@@ -86,6 +88,11 @@ class PreferenceDataModule(SampleDataModule):
                 `targets['dimensions']`, one column each, in this order.
             media_responses_as_input: Show media responses (generated images, videos, audio) to the model
                 in the user turn, for score models that judge them (see the module docstring).
+            shared_prefix: Pack the batch's pairs into one row without padding, each pair's prompt once,
+                then its two responses, the second attending to the prompt but not to the first
+                (`collate.pack_shared_prefix`): the network runs each prompt once instead of twice. For
+                text-only pairs whose two sequences share their prompt tokens, and objectives that score
+                response log-probs (DPO family except KTO); not for score models.
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
@@ -93,13 +100,27 @@ class PreferenceDataModule(SampleDataModule):
         self.dimension = dimension
         self.head_dimensions = head_dimensions
         self.media_responses_as_input = media_responses_as_input
+        self.shared_prefix = shared_prefix
+        if shared_prefix and (self.packing or media_responses_as_input):
+            raise ValueError(
+                "shared_prefix lays pairs out in one row itself and needs both responses after one prompt; "
+                "it does not combine with packing or media_responses_as_input"
+            )
 
     def load_options(self) -> dict[str, Any]:
         return {"dimension": self.dimension}
 
+    def attach_processor(self, processor: Any) -> None:
+        if self.shared_prefix and writes_images(processor):
+            raise ValueError(
+                "shared_prefix is for text-only pairs; an any-to-any model's responses carry image codes its "
+                "adapter scores on padded batches: set shared_prefix: false"
+            )
+        super().attach_processor(processor)
+
     def contract(self) -> BatchContract:
         dimensions = tuple(self.head_dimensions) if self.head_dimensions else None
-        return replace(super().contract(), head_dimensions=dimensions)
+        return replace(super().contract(), head_dimensions=dimensions, shared_prefix=self.shared_prefix)
 
     def _targets(self, sample: Sample, index: int) -> dict[str, torch.Tensor]:
         labels = sample.labels
@@ -142,6 +163,10 @@ class PreferenceDataModule(SampleDataModule):
         return PairItem(first, second, self._targets(sample, index))
 
     def collate(self, items: list[PairItem]) -> dict[str, Any]:
-        batch: dict[str, Any] = self.collate_sequences([i.first for i in items] + [i.second for i in items])
+        firsts, seconds = [i.first for i in items], [i.second for i in items]
+        if self.shared_prefix:
+            batch: dict[str, Any] = pack_shared_prefix(firsts, seconds)
+        else:
+            batch = self.collate_sequences(firsts + seconds)
         batch["targets"] = {key: torch.stack([i.targets[key] for i in items]) for key in items[0].targets}
         return batch

@@ -5,6 +5,7 @@
 - `interleaved`: `InterleavedGenerator`, text then an image with classifier-free guidance (any-to-any);
 - `media`: `MediaGenerator`, diffusers pipelines (text → image, video, audio);
 - `logprobs`: `response_token_logprobs`, the one response-log-prob function;
+- `prefix_mask`: the explicit attention mask of shared-prefix preference rows (prompt once, two responses);
 - `sharding`, `weights`: what generation must know about ZeRO-3/FSDP-sharded models.
 
 Score-model scoring is `omnialign.models.score.ScoreModel.score_samples`; rule judges (`KeywordRule`,

@@ -13,29 +13,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from omnialign.data.collate import model_inputs
+from omnialign.data.collate import PREDICTOR_IDS, model_inputs
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
+from omnialign.models.generation.prefix_mask import prefix_attention_mask
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
 _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
-
-
-def token_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0) -> Tensor:
-    """Log-probability of each token given its prefix, aligned with `input_ids` (position 0 is 0).
-
-    Computed as `logit[target] - logsumexp(logits)` row by row, so no `[B, T, V]` log-softmax tensor is
-    materialised: for a 150k vocabulary that tensor is the largest allocation of a preference step.
-    """
-    shifted = logits[:, :-1, :]
-    if temperature != 1.0:
-        shifted = shifted / temperature
-    targets = input_ids[:, 1:]
-    picked = torch.gather(shifted, -1, targets.unsqueeze(-1)).squeeze(-1).float()
-    normaliser = torch.stack([torch.logsumexp(row.float(), dim=-1) for row in shifted])
-    out = torch.zeros(input_ids.shape, dtype=picked.dtype, device=logits.device)
-    out[:, 1:] = picked - normaliser
-    return out
 
 
 def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
@@ -58,26 +42,39 @@ def response_token_logprobs(
 ) -> Tensor:
     """`[B, T]` log-prob of each response token given its prefix (zero outside `response_mask`).
 
-    Any-to-any models (text and image codes in one stream) are scored by their family adapter, which knows
-    which head predicts which token (`code_cache`: where they cache response images' codes)."""
+    A token is predicted by the position before it, or, in a shared-prefix batch, by the position its
+    `predictor_ids` names (a second response's first token by its prompt's last position), with the
+    attention mask built from those predictors. Any-to-any models (text and image codes in one stream) are
+    scored by their family adapter, which knows which head predicts which token (`code_cache`: where they
+    cache response images' codes)."""
     adapter = adapter_for(model, code_cache)
     if adapter is not None:
+        if PREDICTOR_IDS in batch:
+            raise ValueError("shared_prefix batches are text-only; any-to-any models score padded batches")
         return adapter.response_token_logprobs(model, batch, temperature)
+    inputs = model_inputs(batch)
+    if PREDICTOR_IDS in batch:
+        inputs["attention_mask"] = prefix_attention_mask(model, batch[PREDICTOR_IDS])
+        sources = batch[PREDICTOR_IDS]
+    else:  # position t-1 predicts token t; position 0 predicts nothing
+        sources = torch.arange(-1, batch["input_ids"].shape[1] - 1, device=batch["input_ids"].device)
+        sources = sources.expand_as(batch["input_ids"])
+    mask = batch["response_mask"].bool() & (sources >= 0)
+    rows, columns = mask.nonzero(as_tuple=True)
+    predictors = sources[rows, columns]
     parts = _body_and_head(model)
-    mask = batch["response_mask"].bool()
     if parts is None:
-        logits = model(**model_inputs(batch), use_cache=False).logits
-        return token_logprobs(logits, batch["input_ids"], temperature) * mask
-    body, head = parts
-    hidden = body(**model_inputs(batch), use_cache=False).last_hidden_state
-    predicts = mask[:, 1:]  # position t-1 predicts token t
-    logits = head(hidden[:, :-1][predicts]).float()
+        logits = model(**inputs, use_cache=False).logits[rows, predictors]
+    else:
+        body, head = parts
+        logits = head(body(**inputs, use_cache=False).last_hidden_state[rows, predictors])
+    logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
-    targets = batch["input_ids"][:, 1:][predicts]
+    targets = batch["input_ids"][rows, columns]
     picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     out = torch.zeros(mask.shape, dtype=picked.dtype, device=picked.device)
-    out[:, 1:][predicts] = picked
+    out[rows, columns] = picked
     return out
 
 
