@@ -13,6 +13,7 @@ on both sides.
     uv run python bench/vs_trl.py                                  # all objectives, both models, 3 repeats
     uv run python bench/vs_trl.py --objectives dpo --models tiny   # a subset
     uv run python bench/vs_trl.py --objectives dpo --reference live  # one DPO reference mode
+    uv run python bench/vs_trl.py --objectives dpo --only omnialign:live trl:live-best   # some variants
     uv run python bench/vs_trl.py --write                          # also record the tables in BENCHMARKS.md
     uv run python bench/vs_trl.py --quick                          # smoke run of the harness (no numbers)
 """
@@ -133,10 +134,10 @@ def table(objective: str, runs: dict[tuple[str, str], list[dict]]) -> str:
         ratios = ["", "", ""]
         if side == "omnialign":
             peers = peers_of(objective, variant, runs)
-            default = next(k for k in peers if k[1].endswith("default"))
+            default = next((k for k in peers if k[1].endswith("default")), None)  # absent under --only
             best = max(peers, key=median.__getitem__)
             ratios = [
-                f"{median[(side, variant)] / median[default]:.2f}x",
+                f"{median[(side, variant)] / median[default]:.2f}x" if default else "not run",
                 f"{median[(side, variant)] / median[best]:.2f}x",
                 f"{rss[(side, variant)] / rss[best]:.2f}x",
             ]
@@ -154,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--reference", choices=("live", "precomputed"), help="DPO: only this reference mode (both sides)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="SIDE:VARIANT", help="run only these variants, e.g. trl:live-best"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "vs_trl")
     parser.add_argument("--write", action="store_true", help="record the tables in BENCHMARKS.md")
@@ -178,6 +182,8 @@ def report_one(objective: str, model: str, args: argparse.Namespace) -> None:
 
     chosen = args.reference if objective == "dpo" else None
     variants = [(s, v) for s, v in VARIANTS[objective] if not chosen or v.startswith(chosen)]
+    if args.only:
+        variants = [(s, v) for s, v in variants if f"{s}:{v}" in args.only]
     if args.quick:  # the smoke run: `-nogc` differs from its sibling by one TrainingArguments flag
         variants = [(s, v) for s, v in variants if not v.endswith("nogc")]
     runs: dict[tuple[str, str], list[dict]] = {key: [] for key in variants}
