@@ -20,8 +20,9 @@ OVERLAY_BASES = {"dpo/loss": "dpo/tiny-text.yaml"}
 NOT_TRAIN_CONFIGS = {"sweeps", "strategies", "eval"}
 # pipeline configs of other apps, in the folder itself (subfolders hold their train-app stage configs):
 # apps/llf.py (tests/llf/test_llf_pipeline.py), apps/generate.py (tests/any_to_any/test_generate_app.py),
-# apps/refine_prompt.py (tests/prompt_refiner/test_prompt_refiner_app.py)
-PIPELINE_DIRS = {"llf", "smollm2/llf", "any_to_any/generate", "prompt_refiner/app"}
+# apps/refine_prompt.py (tests/prompt_refiner/test_prompt_refiner_app.py), apps/evaluate.py
+# (tests/eval/test_lookup_eval.py)
+PIPELINE_DIRS = {"llf", "smollm2/llf", "any_to_any/generate", "prompt_refiner/app", "smollm2/eval"}
 
 
 def _is_train_config(path: Path) -> bool:

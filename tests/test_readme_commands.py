@@ -34,6 +34,10 @@ PLAN: dict[str, str] = {
     "uv run pytest -m smoke": TEST_SUITE,
     "uv run apps/train.py fit --config configs/smollm2/dpo.yaml": "the main job (minutes on the real model); "
     "tests/real/test_main_job.py runs this config through the app, cut down",
+    # the real-model evaluation: parsed here; tests/real/test_eval_lookup_real.py runs the three, cut down
+    "uv run apps/train.py fit --config configs/smollm2/disclosure/reward.yaml": PARSE,
+    "uv run apps/train.py fit --config configs/smollm2/disclosure/dpo.yaml": PARSE,
+    "uv run apps/evaluate.py tasks --config configs/smollm2/eval/lookup.yaml": PARSE,
     "uv run apps/self_play.py": "samples the real model for many minutes; tests/pipelines/test_self_play.py "
     "runs the same self-play on a tiny model",
     "uv run apps/train.py fit --help": PARSE,

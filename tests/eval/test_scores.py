@@ -123,10 +123,15 @@ def test_cost_benchmark_sign_accuracy_recounts(saved):
 
 @pytest.mark.parametrize(
     ("command", "config"),
-    [("tasks", "tiny.yaml"), ("scores", "reward.yaml"), ("moderation", "moderation.yaml")],
+    [
+        ("tasks", "eval/tiny.yaml"),
+        ("scores", "eval/reward.yaml"),
+        ("moderation", "eval/moderation.yaml"),
+        ("tasks", "smollm2/eval/lookup.yaml"),
+    ],
 )
 def test_shipped_eval_configs_parse_strictly(command, config, capsys):
-    config = ROOT / "configs/eval" / config
+    config = ROOT / "configs" / config
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--config", str(config), "--print_config"])
     assert exit_info.value.code in (None, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import asdict
 from pathlib import Path
 
 from omnialign.data.sample import MediaRef, Part
@@ -29,7 +30,11 @@ class ModelAdapter(ABC):
 
 class LocalGenerator(ModelAdapter):
     """Greedy generation with a local causal LM (text output), through the shared inference code
-    (`omnialign.models.generation.text.TextGenerator`)."""
+    (`omnialign.models.generation.text.TextGenerator`).
+
+    Answers are kept per item (its whole row and media root): a second task over the same items, e.g. the same
+    prompts judged once by a reward model and once by a rule, reuses them instead of generating again. Greedy
+    answers do not depend on the batch they were generated in (tested), so reuse changes no answer."""
 
     def __init__(
         self,
@@ -52,13 +57,16 @@ class LocalGenerator(ModelAdapter):
         options = GenerationOptions(max_new_tokens=max_new_tokens, do_sample=False)
         self.generator = TextGenerator(model, processor, options, max_length=max_length)
         self.batch_size = batch_size
+        self.answered: dict[str, Response] = {}
 
     def respond(self, items: list[EvalItem], root: Path) -> list[Response]:
-        answers: list[Response] = []
-        for start in progress(range(0, len(items), self.batch_size), "generate"):
-            chunk = [item.sample(root) for item in items[start : start + self.batch_size]]
-            answers += [(Part.of_text(text),) for text in self.generator.generate(chunk, seed=0)]
-        return answers
+        keys = [json.dumps([str(root), asdict(item)], sort_keys=True) for item in items]
+        new = [(k, item) for k, item in dict(zip(keys, items, strict=True)).items() if k not in self.answered]
+        for start in progress(range(0, len(new), self.batch_size), "generate"):
+            chunk = new[start : start + self.batch_size]
+            texts = self.generator.generate([item.sample(root) for _, item in chunk], seed=0)
+            self.answered |= {key: (Part.of_text(text),) for (key, _), text in zip(chunk, texts, strict=True)}
+        return [self.answered[key] for key in keys]
 
 
 class ResponseFile(ModelAdapter):

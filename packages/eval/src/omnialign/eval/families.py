@@ -67,7 +67,11 @@ def score_family(
     ]
     requests = [
         JudgeRequest(
-            prompts[i], responses[i], CRITERIA[family].format(modality=items[i].modality), items[i].reference
+            prompts[i],
+            responses[i],
+            CRITERIA[family].format(modality=items[i].modality),
+            items[i].reference,
+            items[i].labels,
         )
         for i in asked
     ]

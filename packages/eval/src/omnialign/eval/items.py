@@ -1,9 +1,12 @@
 """Eval-task rows: a prompt of any modalities plus what the task family scores against.
 
-One JSONL row per item: `id`, `prompt` (text), optional `image`/`audio`/`video` paths (relative to the file),
-and per family `reference` (understanding), `modality` (the output modality a generation instruction asks
-for), `votes` (modality selection: how many people chose each output modality or `+`-joined combination),
-and an optional `category` for per-category breakdowns. Unknown keys are errors, as in the configs.
+One JSONL row per item: `id`, `prompt` (text), optional `system` (a system turn before the prompt: the context
+a task gives the model, which the models under evaluation and every judge see), optional
+`image`/`audio`/`video` paths (relative to the file), and per family `reference` (understanding), `modality`
+(the output modality a generation instruction asks for), `votes` (modality selection: how many people chose
+each output modality or `+`-joined combination), an optional `category` for per-category breakdowns, and
+optional `labels` (per-item ground truth a rule judge checks answers against, e.g. the value an answer must
+give). Unknown keys are errors, as in the configs.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from omnialign.data.sample import MediaRef, Message, Part, Sample
 
@@ -23,6 +27,7 @@ Response = tuple[Part, ...]
 class EvalItem:
     id: str
     prompt: str
+    system: str | None = None
     image: str | None = None
     audio: str | None = None
     video: str | None = None
@@ -30,21 +35,25 @@ class EvalItem:
     modality: str | None = None
     votes: dict[str, float] | None = None
     category: str = "all"
+    labels: dict[str, str] | None = None
 
     def sample(self, root: Path) -> Sample:
-        """The prompt as a one-turn conversation: media parts first, then the text."""
+        """The prompt as a conversation: the system turn if there is one, then one user turn with the media
+        parts first and the text last."""
         parts = [
             Part.of_media(MediaRef(kind, path=str(root / path)))
             for kind in MEDIA
             if (path := getattr(self, kind)) is not None
         ]
+        system = (Message("system", (Part.of_text(self.system),)),) if self.system is not None else ()
         message = Message("user", (*parts, Part.of_text(self.prompt)))
-        return Sample(prompt=(message,), meta={"id": self.id})
+        return Sample(prompt=(*system, message), meta={"id": self.id})
 
-    def inputs(self) -> dict[str, str]:
+    def inputs(self) -> dict[str, Any]:
         """What the per-sample log shows of the input."""
         shown = {"prompt": self.prompt, **{k: getattr(self, k) for k in MEDIA if getattr(self, k)}}
-        return shown | ({"reference": self.reference} if self.reference is not None else {})
+        optional = {k: getattr(self, k) for k in ("system", "reference", "labels")}
+        return shown | {k: v for k, v in optional.items() if v is not None}
 
 
 ALLOWED = {f.name for f in fields(EvalItem)}

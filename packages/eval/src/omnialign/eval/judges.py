@@ -1,5 +1,7 @@
 """Pluggable judges: a local language model, a reward model (`ScoreModel`), or an OpenAI-compatible HTTP
-endpoint. Each turns (prompt, response, reference, criterion) into a `Verdict`.
+endpoint (rule judges: `rule_judges.py`). Each turns (prompt, response, reference, criterion) into a
+`Verdict`. A prompt's system turn (the context a task gives, e.g. the facts a question is about) reaches every
+judge: a reward model scores the whole conversation, language-model judges read it as the `Context:` line.
 
 Media reach judges that can see them: a local multimodal judge (Qwen2-VL, LLaVA, Qwen2-Audio ...) gets the
 prompt's and the answer's media through its own processor, an HTTP judge gets images as base64 `image_url`
@@ -54,6 +56,8 @@ class JudgeRequest:
     criterion: str
     """What to judge, in words (each task family has its own)."""
     reference: str | None = None
+    labels: dict[str, str] | None = None
+    """The item's per-item ground truth (`EvalItem.labels`), for rule judges."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,10 @@ def verdict_text(rating: int) -> str:
 
 
 def judge_prompt(request: JudgeRequest, scale: int) -> str:
+    context = [describe(m.parts) for m in request.prompt.prompt if m.role == "system"]
     lines = [
         f"Criterion: {request.criterion}",
+        *(f"Context: {text}" for text in context),
         f"Request: {describe(request.prompt.prompt[-1].parts)}",
         *([f"Reference answer: {request.reference}"] if request.reference is not None else []),
         f"Answer: {describe(request.response)}",

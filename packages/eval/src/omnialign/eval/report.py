@@ -215,14 +215,17 @@ def _media_block(tags: list[str]) -> str:
     return f'<div class="media">{"".join(tags)}</div>' if tags else ""
 
 
-def _prompt(inputs: dict[str, str], media_root: Path, directory: Path, stem: str) -> str:
-    """The prompt's media (paths relative to `media_root`, the tasks' data root), then its text."""
+def _prompt(inputs: dict[str, Any], media_root: Path, directory: Path, stem: str) -> str:
+    """The system turn (the task's context) if any, the prompt's media (paths relative to `media_root`, the
+    tasks' data root), then its text."""
     media = [
         media_tag(kind, media_root / path, directory, f"{stem}-prompt-{kind}")
         for kind, path in inputs.items()
         if kind in MEDIA_KEYS
     ]
-    shown = f"{_media_block(media)}{_clip(inputs['prompt'])}"
+    system = inputs.get("system")
+    shown = f'<span class="meta">system: {_clip(system)}</span>\n' if system is not None else ""
+    shown += f"{_media_block(media)}{_clip(inputs['prompt'])}"
     reference = inputs.get("reference")
     if reference is not None:
         shown += f'\n<span class="meta">reference: {_clip(reference)}</span>'
