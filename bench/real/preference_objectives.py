@@ -64,7 +64,7 @@ def run_overrides(args: argparse.Namespace, data: Path, kind: str, root: Path) -
     ]
     if args.max_steps:
         overrides.append(f"--trainer.max_steps={args.max_steps}")
-    return overrides
+    return overrides + [f"--{setting}" for setting in args.set]
 
 
 def wilson(hits: int, total: int, z: float = 1.959964) -> list[float]:
@@ -281,6 +281,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-steps", type=int, default=0, help="0: whole epochs")
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="train-app override, e.g. "
+        "model.init_args.optimizer.init_args.lr=1e-4 (repeatable; every objective of the run)",
+    )
     parser.add_argument("--backbone", default="smollm2-135m-instruct")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny random model, a few pairs")
     args = parser.parse_args(argv)
