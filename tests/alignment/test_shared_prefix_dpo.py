@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
+from quiet_trainer import one_step_cli
 
 from omnialign.alignment.cli import OmniAlignCLI
 from omnialign.alignment.modules.dpo import DPOModule
@@ -80,21 +81,7 @@ class FirstStep(Callback):
 
 
 def _cli(tmp_path, config: str, *overrides: str) -> OmniAlignCLI:
-    return OmniAlignCLI(
-        args=[
-            "--config",
-            str(REPO / config),
-            "--trainer.fast_dev_run=1",
-            "--trainer.logger=false",
-            "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false",
-            f"--trainer.default_root_dir={tmp_path}",
-            "--trainer.callbacks=[]",
-            "--data.init_args.shared_prefix=true",
-            *overrides,
-        ],
-        run=False,
-    )
+    return one_step_cli(REPO / config, tmp_path, "--data.init_args.shared_prefix=true", *overrides)
 
 
 @pytest.mark.parametrize("reference", ["precomputed", "frozen"])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
+from quiet_trainer import one_step_cli
 
-from omnialign.alignment.cli import OmniAlignCLI
 from omnialign.alignment.modules.base import disable_dropout
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,20 +31,8 @@ class Record(Callback):
 
 
 def fit_one_step(tmp_path, *overrides: str, callbacks: list[Callback] = ()) -> Record:
-    cli = OmniAlignCLI(
-        args=[
-            "--config",
-            str(REPO / "configs/dpo/tiny-text.yaml"),
-            "--trainer.fast_dev_run=1",
-            "--trainer.logger=false",
-            "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false",
-            f"--trainer.default_root_dir={tmp_path}",
-            "--trainer.callbacks=[]",
-            "--model.init_args.reference=frozen",
-            *overrides,
-        ],
-        run=False,
+    cli = one_step_cli(
+        REPO / "configs/dpo/tiny-text.yaml", tmp_path, "--model.init_args.reference=frozen", *overrides
     )
     record = Record()
     cli.trainer.callbacks.extend([record, *callbacks])
