@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -38,7 +39,7 @@ RUN_PROBE = PROBE + "; import wandb; run = wandb.init(project='probe', dir=os.ge
 RUN_PROBE += "; print(run.settings.mode); run.finish()"
 
 
-def _mode_after_probe(home: Path, probe: str = PROBE, **env: str) -> str:
+def _mode_after_probe(home: Path, probe: str = PROBE, timeout: int = 300, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_") and k != "NETRC"}
     run = subprocess.run(
         [sys.executable, "-c", probe],
@@ -46,7 +47,7 @@ def _mode_after_probe(home: Path, probe: str = PROBE, **env: str) -> str:
         cwd=home,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout.strip().splitlines()[-1]
@@ -56,10 +57,19 @@ def test_wandb_mode_follows_wandbs_own_rules(tmp_path):
     logged_in, fresh = tmp_path / "logged-in", tmp_path / "fresh"
     logged_in.mkdir()
     fresh.mkdir()
-    netrc = logged_in / ".netrc"
-    netrc.write_text(f"machine api.wandb.ai\n  login user\n  password {'0123456789' * 4}\n")
-    netrc.chmod(0o600)
-    assert _mode_after_probe(logged_in) == "None"  # online: wandb finds the login by itself
+    # The W&B host is a socket that never answers, as a server behind a firewall looks. The check must
+    # find the login without contacting it: `wandb.login` does, to print the account name, and on a
+    # machine without network that waits for minutes.
+    with socket.create_server(("127.0.0.1", 0)) as silent_server:
+        host = f"127.0.0.1:{silent_server.getsockname()[1]}"
+        netrc = logged_in / ".netrc"
+        netrc.write_text(f"machine {host}\n  login user\n  password {'0123456789' * 4}\n")
+        netrc.chmod(0o600)
+        online = _mode_after_probe(logged_in, timeout=60, WANDB_BASE_URL=f"http://{host}")
+        silent_server.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no connection is waiting: nothing called the server
+            silent_server.accept()
+    assert online == "None"  # online: wandb finds the login by itself
     assert _mode_after_probe(fresh) == "offline"
     assert _mode_after_probe(fresh, WANDB_MODE="online") == "online"
     assert _mode_after_probe(logged_in, WANDB_MODE="disabled") == "disabled"

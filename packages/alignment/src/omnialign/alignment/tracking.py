@@ -24,8 +24,19 @@ def wandb_offline_unless_logged_in() -> None:
     if "WANDB_MODE" in os.environ:
         return
     import wandb
+    from wandb.sdk import wandb_setup
+    from wandb.sdk.lib import wbauth
 
-    if not wandb.login(prompt=False, verify=False):
+    # wandb's own credential search (session, `WANDB_API_KEY`, identity token, settings file, `.netrc`) with
+    # the prompt off. Not `wandb.login(verify=False)`: when it finds a key it starts the wandb-core service
+    # to look up the account name for its "logged in as" message, which waits on the server and hangs
+    # for minutes on a machine without network, and it rewrites the user's settings file.
+    settings = wandb_setup.singleton().settings  # settings only: `wandb.setup()` would start the service
+    host = wbauth.HostUrl(settings.base_url, app_url=settings.app_url)
+    found = wbauth.authenticate_session(
+        host=host, source="omnialign", prompt=False, verify=False, update_session=False
+    )
+    if found is None:
         os.environ["WANDB_MODE"] = "offline"
         # The check above made wandb load its process-wide settings, environment included, and later
         # `wandb.init` calls reuse them: without a reset the run would still be online and fail with "No
