@@ -22,6 +22,7 @@ from omnialign.data.fixtures import disclosure as d
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "smollm2" / "disclosure"
 TRAIN, VAL = 64, 64  # examples; the cost files hold the private half of each
+REWARD_TRAIN = d.TRAIN_SIZE  # the recipe's 768 lookup pairs
 BAR = 0.8
 
 
@@ -42,7 +43,15 @@ def data(tmp_path_factory) -> Path:
     return root
 
 
-def recipe(name: str, data: Path, kind: str, root: Path) -> OmniAlignCLI:
+@pytest.fixture(scope="module")
+def lookup_data(tmp_path_factory) -> Path:
+    """The reward recipe's amount of lookup data: it needs the 768 pairs (64 or 256 stay near chance)."""
+    root = tmp_path_factory.mktemp("disclosure-768")
+    d.write_dataset(root, {"train": REWARD_TRAIN, "val": VAL}, seed=1)
+    return root
+
+
+def recipe(name: str, data: Path, kind: str, root: Path, batch_size: int = 4) -> OmniAlignCLI:
     """The shipped recipe on this test's data, no logs or checkpoints."""
     return OmniAlignCLI(
         args=[
@@ -50,7 +59,7 @@ def recipe(name: str, data: Path, kind: str, root: Path) -> OmniAlignCLI:
             str(CONFIGS / f"{name}.yaml"),
             f"--data.init_args.train_files=[{data / 'train' / kind}.jsonl]",
             f"--data.init_args.val_files=[{data / 'val' / kind}.jsonl]",
-            "--data.init_args.batch_size=4",
+            f"--data.init_args.batch_size={batch_size}",
             f"--trainer.default_root_dir={root}",
             "--trainer.logger=false",
             "--trainer.enable_checkpointing=false",
@@ -77,27 +86,22 @@ def test_no_length_or_direction_shortcut_in_tokens(smollm2):
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize(
-    ("objective", "kind"),
-    [
-        pytest.param(
-            "reward",
-            "lookup",
-            marks=pytest.mark.xfail(
-                strict=True, reason="measured 0.60 of 96 held-out pairs after one epoch (BENCHMARKS.md)"
-            ),
-        ),
-        ("cost", "cost"),
-    ],
-)
-def test_score_model_orders_held_out_pairs(data, tmp_path, objective, kind):
-    cli = recipe(objective, data, kind, tmp_path)
+def test_reward_model_orders_held_out_lookup_pairs(lookup_data, tmp_path):
+    """The recipe as shipped (768 pairs, batch 8, lr 1e-4, one epoch; about 12 minutes on 2 cores)."""
+    cli = recipe("reward", lookup_data, "lookup", tmp_path, batch_size=8)
+    cli.trainer.fit(cli.model, cli.datamodule)  # validates once, after the epoch
+    total = cli.datamodule.num_samples("val")
+    assert_beats_chance(round(cli.trainer.callback_metrics["val/accuracy"] * total), total)
+
+
+@pytest.mark.heavy
+def test_cost_model_orders_held_out_pairs(data, tmp_path):
+    cli = recipe("cost", data, "cost", tmp_path)
     cli.trainer.fit(cli.model, cli.datamodule)  # validates once, after the epoch
     metrics = cli.trainer.callback_metrics
     total = cli.datamodule.num_samples("val")
     assert_beats_chance(round(metrics["val/accuracy"] * total), total)
-    if objective == "cost":  # C > 0 exactly for the leaks, on most held-out responses
-        assert metrics["val/sign_accuracy"] >= BAR
+    assert metrics["val/sign_accuracy"] >= BAR  # C > 0 exactly for the leaks, on most held-out responses
 
 
 @pytest.mark.heavy
