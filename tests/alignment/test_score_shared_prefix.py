@@ -29,14 +29,13 @@ def test_row_sequences_by_hand():
     (0, 1), first response (2, 3, 4), second response (5); pair 1 is prompt (6), responses (7) and (8, 9).
     Sequences come back firsts then seconds, each as its prompt's positions then its response's."""
     index, attention = row_sequences(
-        position_ids=torch.tensor([[0, 1, 2, 3, 4, 2, 0, 1, 1, 2]]),
         segment_ids=torch.tensor([[0, 0, 0, 0, 0, 2, 1, 1, 3, 3]]),
         predictor_ids=torch.tensor([[-1, 0, 1, 2, 3, 1, -1, 6, 6, 8]]),
     )
     assert index.tolist() == [[0, 1, 2, 3, 4], [6, 7, 0, 0, 0], [0, 1, 5, 0, 0], [6, 8, 9, 0, 0]]
     assert attention.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 1, 0, 0]]
-    # a packed row (no predictors): sequences of 3 and 2 tokens, told apart by their restarting positions
-    index, attention = row_sequences(torch.tensor([[0, 1, 2, 0, 1]]), torch.tensor([[0, 0, 0, 1, 1]]))
+    # a packed row (no predictors): sequences of 3 and 2 tokens, each its segment
+    index, attention = row_sequences(torch.tensor([[0, 0, 0, 1, 1]]))
     assert index.tolist() == [[0, 1, 2], [3, 4, 0]] and attention.tolist() == [[1, 1, 1], [1, 1, 0]]
 
 
