@@ -12,8 +12,8 @@ Configurations per trainer:
 - SFT `best-pf`: SFTConfig's `padding_free=True` (with `max_length=None`, which TRL requires without packing;
   the records fit anyway): each batch flattened into one row with restarting position ids, as OmniAlign's
   `packing: true`. TRL documents it for FlashAttention 2/3 only, but on CPU with sdpa transformers 5.x builds
-  the block-diagonal mask from the position ids: checked, one batch of the tiny workload gives the padded
-  batch's loss and gradients (max difference 4e-8) through TRL's own `compute_loss`. SFTConfig's
+  the block-diagonal mask from the position ids: a batch of the tiny workload gives the padded batch's loss
+  and gradients through TRL's own `compute_loss` (tests/bench/test_trl_padding_free.py). SFTConfig's
   `packing=True` is not a variant: it bins sequences into `max_length` blocks before batching, so a step
   holds another number of sequences and the sequences/s of the two sides would not count the same work.
   RewardTrainer has no padding-free option.
