@@ -2,7 +2,8 @@
 GRPO, on a tiny random Llama and on the embedded SmolLM2-135M-Instruct, against TRL's default and its best CPU
 configuration (bench/peer/trl_side.py says which that is and why). OmniAlign's DPO also runs with its two
 padding-free batch layouts: `-pack` (packing: the 2B sequences in one row) and `-prefix` (shared_prefix: each
-pair's prompt once, then both responses), the latter running fewer tokens through the network.
+pair's prompt once, then both responses), the latter running fewer tokens through the network; its reward
+model runs `-prefix` too, and its SFT `-pack`, against TRL's own padding-free SFT (`-pf`).
 
 Every variant runs in its own subprocess (its peak resident memory is its own), repeated `--repeats` times in
 interleaved order (variant A, B, C, A, B, C, ...: drift in machine load hits every variant alike); tables give
@@ -47,8 +48,21 @@ VARIANTS = {  # objective -> (side, variant); a DPO variant's reference mode is 
         ("trl", "precomputed-best"),
         ("trl", "precomputed-best-nogc"),
     ],
-    "reward": [("omnialign", "default"), ("trl", "default"), ("trl", "default-nogc")],
-    "sft": [("omnialign", "default"), ("trl", "default"), ("trl", "best"), ("trl", "best-nogc")],
+    "reward": [
+        ("omnialign", "default"),
+        ("omnialign", "default-prefix"),
+        ("trl", "default"),
+        ("trl", "default-nogc"),
+    ],
+    "sft": [  # `pack`: OmniAlign's packing; `pf`: TRL's padding_free; both flatten a batch into one row
+        ("omnialign", "default"),
+        ("omnialign", "default-pack"),
+        ("trl", "default"),
+        ("trl", "best"),
+        ("trl", "best-nogc"),
+        ("trl", "best-pf"),
+        ("trl", "best-pf-nogc"),
+    ],
     "grpo": [("omnialign", "default"), ("trl", "default"), ("trl", "best"), ("trl", "best-nogc")],
 }
 UNITS = {"dpo": "pairs", "reward": "pairs", "sft": "sequences", "grpo": "samples"}

@@ -130,7 +130,7 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
             "class_path": "omnialign.alignment.modules.score.ScoreModule",
             "init_args": {"backbone": backbone, "objective": "reward", "optimizer": _optimizer(workload)},
         }
-        data = preference_data(workload, workdir, pairs)
+        data = preference_data(workload, workdir, pairs, shared_prefix="prefix" in words)
     elif objective == "sft":
         rows = [
             {"system": r["system"], "prompt": r["prompt"], "response": r["chosen"]}
@@ -146,6 +146,7 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
                 "train_files": [str(write_jsonl(rows, workdir / "sft.jsonl"))],
                 "batch_size": workload.batch_size,
                 "max_length": workload.max_length,
+                "packing": "pack" in words,
             },
         }
     else:

@@ -9,6 +9,14 @@ Configurations per trainer:
 - `best`: `trl.trainer.utils._use_triton = lambda device: True`, TRL's own GPU branch, which scores only the
   completion positions (the same loss). RewardTrainer does not use that path.
 - `-nogc` on either: gradient checkpointing off, as OmniAlign runs by default (faster, more memory).
+- SFT `best-pf`: SFTConfig's `padding_free=True` (with `max_length=None`, which TRL requires without packing;
+  the records fit anyway): each batch flattened into one row with restarting position ids, as OmniAlign's
+  `packing: true`. TRL documents it for FlashAttention 2/3 only, but on CPU with sdpa transformers 5.x builds
+  the block-diagonal mask from the position ids: a batch of the tiny workload gives the padded batch's loss
+  and gradients through TRL's own `compute_loss` (tests/bench/test_trl_padding_free.py). SFTConfig's
+  `packing=True` is not a variant: it bins sequences into `max_length` blocks before batching, so a step
+  holds another number of sequences and the sequences/s of the two sides would not count the same work.
+  RewardTrainer has no padding-free option.
 
 Not a variant: DPOConfig's `padding_free=True`. TRL 1.16's DPOTrainer.__init__ logs that it "is
 temporarily unavailable after a refactor" and resets it to False (trl/trainer/dpo_trainer.py,
@@ -105,7 +113,10 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
         from trl import SFTConfig, SFTTrainer
 
         data = [{"prompt": chat_prompt(r), "completion": assistant(r["chosen"])} for r in rows]
-        config = SFTConfig(**args, max_length=workload.max_length)
+        if "pf" in variant.split("-"):
+            config = SFTConfig(**args, padding_free=True, max_length=None)
+        else:
+            config = SFTConfig(**args, max_length=workload.max_length)
         trainer = SFTTrainer(model=str(folder), args=config, train_dataset=Dataset.from_list(data))
     trainer.add_callback(Timing(clock))
     trainer.train()

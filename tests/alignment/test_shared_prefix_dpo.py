@@ -105,7 +105,6 @@ def test_one_step_fit_through_the_cli(tmp_path, reference):
             ["--model.init_args.loss=kto", "--model.init_args.reference=frozen"],
             "KTO's KL term .* set shared_prefix: false",
         ),
-        ("configs/score/reward_text_tiny.yaml", [], "score models .* set shared_prefix: false"),
     ],
 )
 def test_objectives_that_cannot_take_shared_prefix_refuse_it(tmp_path, config, overrides, match):

@@ -10,10 +10,12 @@ the condition; a biased head (moderation classifiers, PPO critics: neither is se
 the base model plus OmniAlign's head files, which only `ScoreModel.from_pretrained` reads.
 
 The sequence score is read at the last *real* token, found from the attention mask, so a left-padded and a
-right-padded batch give the same scores. Several heads can share one backbone (one per preference
-dimension: align-anything's five, SafeSora's helpfulness/harmlessness/sub-preferences; or one per harm
-category for moderation), trained together from per-dimension labels in one run. Token-wise scores (the
-head on every position) serve token-level rewards.
+right-padded batch give the same scores. A one-row text batch (`packing: true`, or a preference batch with
+`shared_prefix: true`, where each pair's prompt runs once) is scored per sequence and handed back as the
+right-padded batch of the same sequences would be (`row_sequences`), so the objectives read both alike.
+Several heads can share one backbone (one per preference dimension: align-anything's five, SafeSora's
+helpfulness/harmlessness/sub-preferences; or one per harm category for moderation), trained together from
+per-dimension labels in one run. Token-wise scores (the head on every position) serve token-level rewards.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import AutoModel, AutoModelForSequenceClassification, PreTrainedModel
 
-from omnialign.data.collate import LABEL_KEYS, pad_sequences
+from omnialign.data.collate import LABEL_KEYS, PREDICTOR_IDS, pad_sequences
 from omnialign.data.encode import ChatEncoder
 from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 from omnialign.data.sample import Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.backbone import DTYPES, BackboneOptions, enable_activation_checkpointing
+from omnialign.models.generation.prefix_mask import ancestor_mask, prefix_attention_mask
 from omnialign.models.tiny import tiny_spec
 
 HEAD_FILE = "score_head.safetensors"
@@ -47,6 +50,33 @@ def last_token_index(attention_mask: Tensor) -> Tensor:
     """Index of the last position whose mask is 1, per row, whatever side the padding is on."""
     positions = torch.arange(attention_mask.shape[-1], device=attention_mask.device)
     return (attention_mask.long() * (positions + 1)).argmax(dim=-1)
+
+
+def row_layout(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The keys that say how a one-row batch holds its sequences (`segment_ids`, and `predictor_ids` for a
+    shared-prefix row): labels for the objective, but the score model needs them to find each sequence."""
+    return {key: batch[key] for key in ("segment_ids", PREDICTOR_IDS) if key in batch}
+
+
+def row_sequences(segment_ids: Tensor, predictor_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The S sequences of a one-row batch as `[S, T]` row positions, in order and right-padded with 0, and
+    the `[S, T]` attention mask of the right-padded batch of the same sequences.
+
+    In a packed row sequence k is segment k. In a shared-prefix row it is the last token of segment k with
+    that token's chain of predictors (`ancestor_mask`, `[N, N]` like the row's attention mask): a second
+    response's chain runs back through its prompt, so the prompt, run once, is read by both sequences."""
+    segments = segment_ids[0]
+    width = segments.shape[0]
+    index = torch.arange(width, device=segments.device)
+    count = int(segments.max()) + 1
+    if predictor_ids is None:
+        members = segments == torch.arange(count, device=segments.device).unsqueeze(-1)
+    else:
+        last = torch.full((count,), -1, device=segments.device).scatter_reduce(0, segments, index, "amax")
+        members = ancestor_mask(predictor_ids)[0, last]
+    order = torch.where(members, index, width).sort(dim=-1).values[:, : int(members.sum(-1).max())]
+    real = order < width
+    return order.masked_fill(~real, 0), real.long()
 
 
 class ScoreNormalizer(nn.Module):
@@ -142,10 +172,22 @@ class ScoreModel(nn.Module):
             raise KeyError(f"no score head '{name}'; heads: {self.config.heads}")
         return self.config.heads.index(name)
 
-    def forward(self, attention_mask: Tensor, **inputs: Tensor) -> ScoreOutput:
+    def forward(
+        self,
+        attention_mask: Tensor | None = None,
+        segment_ids: Tensor | None = None,
+        predictor_ids: Tensor | None = None,
+        **inputs: Tensor,
+    ) -> ScoreOutput:
         """Raw (unnormalised) scores; training objectives use these. An interleaved batch of an any-to-any
         backbone (with `response_part`, see `omnialign.data.interleaved.response_image_inputs`) is read by
-        the family's adapter, so response images count as the VQ codes the model writes."""
+        the family's adapter, so response images count as the VQ codes the model writes. A one-row batch
+        (`segment_ids`; `predictor_ids` too for shared-prefix rows) has no 2D attention mask: see
+        `_forward_row`."""
+        if segment_ids is not None:
+            return self._forward_row(segment_ids, predictor_ids, **inputs)
+        if attention_mask is None:
+            raise ValueError("a padded batch needs its attention_mask (a one-row batch: its segment_ids)")
         if RESPONSE_PART in inputs:
             batch = {"attention_mask": attention_mask, **inputs}
             hidden = adapter_for(self.backbone).hidden_states(self.backbone, batch)
@@ -154,6 +196,25 @@ class ScoreModel(nn.Module):
         token_scores = self.head(hidden).float()
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         return ScoreOutput(token_scores[rows, last_token_index(attention_mask)], token_scores)
+
+    def _forward_row(
+        self, segment_ids: Tensor, predictor_ids: Tensor | None, **inputs: Tensor
+    ) -> ScoreOutput:
+        """A packed or shared-prefix row, run once, scored per sequence as its right-padded batch would be.
+
+        A shared-prefix row gets the explicit mask its predictors define (the one DPO uses, refused for
+        attention implementations that cannot take it); a packed row gets none, so transformers keeps its
+        sequences apart from the restarting position ids. Token scores are gathered into `[S, T, heads]`,
+        so each sequence's score is the one at its last token, as in a padded batch."""
+        if RESPONSE_PART in inputs:
+            raise ValueError("packed and shared-prefix batches are text-only; score interleaved ones padded")
+        if predictor_ids is not None:
+            inputs["attention_mask"] = prefix_attention_mask(self.backbone, predictor_ids)
+        hidden = self.backbone(use_cache=False, **inputs).last_hidden_state
+        index, attention = row_sequences(segment_ids, predictor_ids)
+        token_scores = self.head(hidden[0]).float()[index]
+        rows = torch.arange(index.shape[0], device=index.device)
+        return ScoreOutput(token_scores[rows, last_token_index(attention)], token_scores)
 
     @torch.no_grad()
     def score(self, attention_mask: Tensor, **inputs: Tensor) -> Tensor:

@@ -8,7 +8,11 @@ chosen by configuration:
 - `cost`: Bradley-Terry on the unsafer-vs-safer order plus the safety-sign term (`targets['safer']`,
   `targets['is_safe']`), so C > 0 means unsafe (sign convention in `omnialign.alignment.losses.score`).
 Either objective is `sequence-wise` (score at the last real token) or `token-wise` (every position from
-where the two responses diverge). An optional normaliser tracks the training scores' statistics and is
+where the two responses diverge). Sequence-wise objectives also take text pairs packed (`packing: true`) or
+with each prompt run once before both responses (`shared_prefix: true`): the score model reads each
+sequence's last token in the row, so the losses see the padded batch's scores. Token-wise ones need padded
+batches: like safe-rlhf, they compare the shorter response's padding positions up to the longer one's end,
+and a row has none. An optional normaliser tracks the training scores' statistics and is
 saved with the model: affine for rewards, scale-only for costs so that the sign survives.
 """
 
@@ -30,7 +34,14 @@ from omnialign.alignment.ops import masked_mean, pair_by_winner
 from omnialign.data.collate import model_inputs
 from omnialign.data.interleaved import response_image_inputs
 from omnialign.models.backbone import BackboneOptions
-from omnialign.models.score import NormalizerKind, ScoreConfig, ScoreModel, ScoreOutput, build_score_model
+from omnialign.models.score import (
+    NormalizerKind,
+    ScoreConfig,
+    ScoreModel,
+    ScoreOutput,
+    build_score_model,
+    row_layout,
+)
 
 Objective = Literal["reward", "cost"]
 LossType = Literal["sequence-wise", "token-wise"]
@@ -66,16 +77,7 @@ class ScoreModelModule(AlignmentModule):
             self.model = build_score_model(self.backbone_options, self.processor, self.score_config)
 
     def forward(self, batch: dict) -> ScoreOutput:
-        return self.model(**model_inputs(batch), **response_image_inputs(batch))
-
-    def on_fit_start(self) -> None:
-        super().on_fit_start()
-        contract = self.batch_contract()
-        if contract.packed or contract.shared_prefix:
-            option = "packing" if contract.packed else "shared_prefix"
-            raise ValueError(
-                f"score models read each sequence's last real token from padded batches; set {option}: false"
-            )
+        return self.model(**model_inputs(batch), **row_layout(batch), **response_image_inputs(batch))
 
     def export_pretrained(self, directory: str | Path) -> Path:
         """Write the score model (`ScoreModel.from_pretrained` loads it back) and the processor."""
@@ -158,6 +160,12 @@ class ScoreModule(ScoreModelModule):
         aligned ids and masks the divergent span is computed from."""
         if self.loss_type == "sequence-wise":
             return out.scores[:, head], {}
+        if "segment_ids" in batch:
+            raise ValueError(
+                "token-wise losses run to the end of the longer response, reading the shorter one's padding "
+                "positions, which a packed or shared-prefix row does not have: set packing: false and "
+                "shared_prefix: false, or use loss_type: sequence-wise"
+            )
         attention = batch["attention_mask"]
         aligned = {
             "ids": left_align(batch["input_ids"], attention),

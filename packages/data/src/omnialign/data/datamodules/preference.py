@@ -92,7 +92,8 @@ class PreferenceDataModule(SampleDataModule):
                 then its two responses, the second attending to the prompt but not to the first
                 (`collate.pack_shared_prefix`): the network runs each prompt once instead of twice. For
                 text-only pairs whose two sequences share their prompt tokens, and objectives that score
-                response log-probs (DPO family except KTO); not for score models.
+                response log-probs (DPO family except KTO) or sequences (reward and cost models with
+                sequence-wise losses).
         """
         super().__init__(*args, **kwargs)
         self.schema = schema
