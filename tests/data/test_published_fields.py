@@ -32,7 +32,7 @@ TEXT = {
 @dataclass(frozen=True)
 class Published:
     """One subset as published: prompt key, media keys, preference suffix, dimension -> (letter, rating),
-    and the per-response provenance and feedback columns."""
+    the per-response provenance and feedback columns, and the per-row feedback columns."""
 
     prompt: str
     inputs: tuple[tuple[str, str], ...]
@@ -41,7 +41,10 @@ class Published:
     dimensions: dict[str, tuple[str, str]]
     provenance: str | None
     feedback: str
+    row_feedback: tuple[str, ...] = ("overall_textfeedback",)
 
+
+_GENERATED = ("overall_textfeedback", "refine_prompt", "reasoning")  # dataset_info `example_t2a`
 
 SUBSETS = {
     "text-to-text": Published("question", (), (("response_{k}", "text"),), "response", TEXT, "res_{k}_from",
@@ -62,7 +65,7 @@ SUBSETS = {
             "information_richness": ("i", "information_richness_rate"),
             "safety": ("s", "safety_rate"),
         },
-        "res_{k}_from", "text_{k}_feedback",
+        "res_{k}_from", "text_{k}_feedback", _GENERATED,
     ),
     "text-to-image": Published(
         "prompt", (), (("image_{k}", "image"),), "image",
@@ -73,7 +76,7 @@ SUBSETS = {
             "information_richness": ("i", "information_richness_rate"),
             "safety": ("s", "safety_rate"),
         },
-        "image_{k}_model", "text_{k}_feedback",
+        "image_{k}_model", "text_{k}_feedback", _GENERATED,
     ),
     "text-to-video": Published(
         "prompt", (), (("video_{k}", "video"),), "video",
@@ -87,7 +90,7 @@ SUBSETS = {
             "motion_naturalness": ("m", "motion_naturalness_rate"),
             "safety": ("s", "safety_rate"),
         },
-        "video_{k}_model", "text_{k}_feedback",
+        "video_{k}_model", "text_{k}_feedback", _GENERATED,
     ),
     "text-image-to-text-image": Published(
         "question", (("image_url", "image"),), (("response_{k}", "text"), ("output_image_url_{k}", "image")),
@@ -99,7 +102,7 @@ SUBSETS = {
             "information_richness": ("i", "information_richness_rate"),
             "safety": ("s", "safety_rate"),
         },
-        None, "text_critique_{k}",
+        None, "text_critique_{k}", ("feedback",),  # align-anything's AA_textfeedback template reads it
     ),
 }  # fmt: skip
 
@@ -152,6 +155,8 @@ def test_published_rows_land_on_their_dimensions(subset):
             row[spec.feedback.format(k=1)],
             row[spec.feedback.format(k=2)],
         )
+        for name in spec.row_feedback:
+            assert sample.meta["feedback"][name] == row[name], name
         assert [p.type for p in sample.prompt[0].parts] == [*_expected_parts(row, spec.inputs), "text"]
         assert sample.prompt[0].parts[-1].text == row[spec.prompt]
         for k, response in enumerate(sample.responses, start=1):

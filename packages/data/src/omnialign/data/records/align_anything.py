@@ -189,6 +189,7 @@ SUBSETS: dict[str, Subset] = {
                 INFORMATION_RICHNESS,
                 SAFETY,
             ),
+            feedback=("feedback", "overall_textfeedback"),
             provenance=(),
             media_lists=True,
         ),
