@@ -13,7 +13,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from transformers import PreTrainedModel
 
-from omnialign.alignment.optim import ScheduleOptions, build_schedule
+from omnialign.alignment.optim import ScheduleOptions, build_optimizer, build_schedule
 from omnialign.data.collate import per_sequence_sum
 from omnialign.data.datamodules.base import SampleDataModule
 from omnialign.data.datamodules.contract import BatchContract
@@ -115,9 +115,18 @@ class AlignmentModule(LightningModule):
         if isinstance(inner, torch.optim.Optimizer):
             inner.zero_grad(set_to_none=True)
 
+    def build_optimizer(
+        self, factory: OptimizerCallable, params: list[torch.nn.Parameter]
+    ) -> torch.optim.Optimizer:
+        """`factory` over `params`, on torch's fused Adam kernel where the config leaves that open
+        (`optim.build_optimizer`); not under DeepSpeed, whose engine steps its own flat partitions."""
+        strategy = self._trainer.strategy if self._trainer is not None else None
+        deepspeed = type(strategy).__name__.startswith("DeepSpeed")
+        return build_optimizer(factory, params, allow_fused=not deepspeed)
+
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(params)
+        optimizer = self.build_optimizer(self.optimizer_factory, params)
         total = int(self.trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, "lr_scheduler": build_schedule(optimizer, self.schedule, total)}
 
