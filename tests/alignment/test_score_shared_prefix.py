@@ -19,6 +19,7 @@ from omnialign.data.datamodules.preference import PreferenceDataModule
 from omnialign.data.fixtures import write_fixture
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.backbone import BackboneOptions
+from omnialign.models.generation.prefix_mask import ancestor_mask
 from omnialign.models.score import row_sequences
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def test_row_sequences_by_hand():
     Sequences come back firsts then seconds, each as its prompt's positions then its response's."""
     index, attention = row_sequences(
         segment_ids=torch.tensor([[0, 0, 0, 0, 0, 2, 1, 1, 3, 3]]),
-        predictor_ids=torch.tensor([[-1, 0, 1, 2, 3, 1, -1, 6, 6, 8]]),
+        ancestors=ancestor_mask(torch.tensor([[-1, 0, 1, 2, 3, 1, -1, 6, 6, 8]])),
     )
     assert index.tolist() == [[0, 1, 2, 3, 4], [6, 7, 0, 0, 0], [0, 1, 5, 0, 0], [6, 8, 9, 0, 0]]
     assert attention.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 1, 0, 0]]

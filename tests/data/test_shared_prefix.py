@@ -152,7 +152,7 @@ def test_datamodule_refuses_combinations():
 def test_mask_refuses_models_without_an_explicit_mask():
     options = BackboneOptions(name="tiny:llama")
     model = load_causal_lm(options, load_processor(options))
-    predictors = torch.tensor([[-1, 0, 1, 1]])
+    predictors = ancestor_mask(torch.tensor([[-1, 0, 1, 1]]))
     model.config._attn_implementation = "flash_attention_2"
     with pytest.raises(ValueError, match=r"shared_prefix needs .* 'flash_attention_2'"):
         prefix_attention_mask(model, predictors)

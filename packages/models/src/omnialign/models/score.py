@@ -58,22 +58,23 @@ def row_layout(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return {key: batch[key] for key in ("segment_ids", PREDICTOR_IDS) if key in batch}
 
 
-def row_sequences(segment_ids: Tensor, predictor_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def row_sequences(segment_ids: Tensor, ancestors: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The S sequences of a one-row batch as `[S, T]` row positions, in order and right-padded with 0, and
     the `[S, T]` attention mask of the right-padded batch of the same sequences.
 
     In a packed row sequence k is segment k. In a shared-prefix row it is the last token of segment k with
-    that token's chain of predictors (`ancestor_mask`, `[N, N]` like the row's attention mask): a second
-    response's chain runs back through its prompt, so the prompt, run once, is read by both sequences."""
+    that token's chain of predictors (`ancestors`: the row's `ancestor_mask`, `[1, N, N]`, the same tensor
+    its attention mask is made from): a second response's chain runs back through its prompt, so the
+    prompt, run once, is read by both sequences."""
     segments = segment_ids[0]
     width = segments.shape[0]
     index = torch.arange(width, device=segments.device)
     count = int(segments.max()) + 1
-    if predictor_ids is None:
+    if ancestors is None:
         members = segments == torch.arange(count, device=segments.device).unsqueeze(-1)
     else:
         last = torch.full((count,), -1, device=segments.device).scatter_reduce(0, segments, index, "amax")
-        members = ancestor_mask(predictor_ids)[0, last]
+        members = ancestors[0, last]
     order = torch.where(members, index, width).sort(dim=-1).values[:, : int(members.sum(-1).max())]
     real = order < width
     return order.masked_fill(~real, 0), real.long()
@@ -208,10 +209,11 @@ class ScoreModel(nn.Module):
         so each sequence's score is the one at its last token, as in a padded batch."""
         if RESPONSE_PART in inputs:
             raise ValueError("packed and shared-prefix batches are text-only; score interleaved ones padded")
-        if predictor_ids is not None:
-            inputs["attention_mask"] = prefix_attention_mask(self.backbone, predictor_ids)
+        ancestors = ancestor_mask(predictor_ids) if predictor_ids is not None else None
+        if ancestors is not None:
+            inputs["attention_mask"] = prefix_attention_mask(self.backbone, ancestors)
         hidden = self.backbone(use_cache=False, **inputs).last_hidden_state
-        index, attention = row_sequences(segment_ids, predictor_ids)
+        index, attention = row_sequences(segment_ids, ancestors)
         token_scores = self.head(hidden[0]).float()[index]
         rows = torch.arange(index.shape[0], device=index.device)
         return ScoreOutput(token_scores[rows, last_token_index(attention)], token_scores)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from omnialign.data.collate import PREDICTOR_IDS, model_inputs
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
-from omnialign.models.generation.prefix_mask import prefix_attention_mask
+from omnialign.models.generation.prefix_mask import ancestor_mask, prefix_attention_mask
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
 _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
@@ -54,7 +54,7 @@ def response_token_logprobs(
         return adapter.response_token_logprobs(model, batch, temperature)
     inputs = model_inputs(batch)
     if PREDICTOR_IDS in batch:
-        inputs["attention_mask"] = prefix_attention_mask(model, batch[PREDICTOR_IDS])
+        inputs["attention_mask"] = prefix_attention_mask(model, ancestor_mask(batch[PREDICTOR_IDS]))
         sources = batch[PREDICTOR_IDS]
     else:  # position t-1 predicts token t; position 0 predicts nothing
         sources = torch.arange(-1, batch["input_ids"].shape[1] - 1, device=batch["input_ids"].device)

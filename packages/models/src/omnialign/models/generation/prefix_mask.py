@@ -41,9 +41,10 @@ def ancestor_mask(predictor_ids: Tensor) -> Tensor:
     return allowed
 
 
-def prefix_attention_mask(model: nn.Module, predictor_ids: Tensor) -> Tensor:
-    """The `[R, 1, N, N]` attention mask `model` takes for a shared-prefix batch, in the form its attention
-    implementation expects (see the module docstring)."""
+def prefix_attention_mask(model: nn.Module, ancestors: Tensor) -> Tensor:
+    """The `[R, 1, N, N]` attention mask `model` takes for a shared-prefix batch whose `ancestor_mask` is
+    `ancestors` (callers that also need the chains, as score models do, build it once), in the form its
+    attention implementation expects (see the module docstring)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps the model
     config = getattr(base, "config", None)
     implementation = getattr(config, "_attn_implementation", None)
@@ -58,7 +59,7 @@ def prefix_attention_mask(model: nn.Module, predictor_ids: Tensor) -> Tensor:
             "shared_prefix builds a full causal mask, which would drop this model's sliding-window "
             "attention: set shared_prefix: false"
         )
-    allowed = ancestor_mask(predictor_ids).unsqueeze(1)
+    allowed = ancestors.unsqueeze(1)
     if implementation == "sdpa":
         return allowed
     dtype = base.dtype
