@@ -127,3 +127,29 @@ def test_prompt_and_video_moderation_trains(tmp_path):
     quiet_trainer(max_epochs=3).fit(module, datamodule=data)
     later, _, _ = module._loss(batch)
     assert later < first
+
+
+def test_packed_prompt_batches_give_the_padded_logits_loss_and_gradients(tmp_path):
+    """`packing: true` on a prompt-only moderation datamodule: one row, each prompt scored at its last
+    token, with the padded batch's logits, loss and gradients."""
+    train = _planted(tmp_path, 4, 0)
+    module = _module()
+    module.configure_model()
+    results = []
+    for packing in (False, True):
+        data = ModerationDataModule([train], inputs="prompt", batch_size=4, max_length=128, packing=packing)
+        data.attach_processor(module.processor)
+        data.setup("fit")
+        batch = next(iter(data.train_dataloader()))
+        assert (batch["input_ids"].shape[0] == 1) == packing
+        module.model.zero_grad()
+        loss, logits, _ = module._loss(batch)
+        loss.backward()
+        results.append((logits.detach(), loss.detach(), [p.grad.clone() for p in module.model.parameters()]))
+    (logits_padded, loss_padded, grads_padded), (logits_packed, loss_packed, grads_packed) = results
+    assert logits_packed.shape == logits_padded.shape == (4, len(LABEL_NAMES))
+    torch.testing.assert_close(logits_packed, logits_padded, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(loss_packed, loss_padded, rtol=1e-5, atol=1e-5)
+    for packed, padded in zip(grads_packed, grads_padded, strict=True):
+        torch.testing.assert_close(packed, padded, rtol=1e-4, atol=1e-6)
+    assert logits_padded.std() > 0 and any(g.abs().sum() > 0 for g in grads_padded)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import LambdaCallback
 from quiet_trainer import one_step_cli
 
 from omnialign.alignment.modules.score import ScoreModule
@@ -116,6 +117,21 @@ def test_one_step_fit_through_the_cli_gives_the_padded_loss(tmp_path, objective)
         assert (PREDICTOR_IDS in step.keys) == (flag == "true")
         losses.append(step.loss)
     assert losses[1] == pytest.approx(losses[0], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["packing", "shared_prefix"])
+def test_a_token_wise_loss_on_a_row_layout_stops_before_the_first_step(tmp_path, layout):
+    cli = one_step_cli(
+        REPO / "configs/score/reward_text_tiny.yaml",
+        tmp_path,
+        f"--data.init_args.{layout}=true",
+        "--model.init_args.loss_type=token-wise",
+    )
+    started = []
+    cli.trainer.callbacks.append(LambdaCallback(on_train_batch_start=lambda *args: started.append(True)))
+    with pytest.raises(ValueError, match=r"token-wise .* set packing: false and shared_prefix: false"):
+        cli.trainer.fit(cli.model, cli.datamodule)
+    assert not started, "refused at fit start, before the first batch"
 
 
 def test_what_a_row_layout_cannot_hold_is_refused(tmp_path):

@@ -45,6 +45,11 @@ from omnialign.models.score import (
 
 Objective = Literal["reward", "cost"]
 LossType = Literal["sequence-wise", "token-wise"]
+ROW_LAYOUT_TOKEN_WISE = (
+    "token-wise losses run to the end of the longer response, reading the shorter one's padding positions, "
+    "which a packed or shared-prefix row does not have: set packing: false and shared_prefix: false, or use "
+    "loss_type: sequence-wise"
+)
 NORMALIZER_OF: dict[str, NormalizerKind] = {"reward": "affine", "cost": "scale"}
 
 
@@ -147,7 +152,10 @@ class ScoreModule(ScoreModelModule):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        expected = self.batch_contract().head_dimensions
+        contract = self.batch_contract()
+        if self.loss_type == "token-wise" and (contract.packed or contract.shared_prefix):
+            raise ValueError(ROW_LAYOUT_TOKEN_WISE)
+        expected = contract.head_dimensions
         if self.dimension_heads is not None and list(expected or []) != list(self.dimension_heads):
             raise ValueError(
                 f"the model's heads {self.dimension_heads} must match the datamodule's head_dimensions "
@@ -160,12 +168,8 @@ class ScoreModule(ScoreModelModule):
         aligned ids and masks the divergent span is computed from."""
         if self.loss_type == "sequence-wise":
             return out.scores[:, head], {}
-        if "segment_ids" in batch:
-            raise ValueError(
-                "token-wise losses run to the end of the longer response, reading the shorter one's padding "
-                "positions, which a packed or shared-prefix row does not have: set packing: false and "
-                "shared_prefix: false, or use loss_type: sequence-wise"
-            )
+        if "segment_ids" in batch:  # batches from a plain dataloader, which promised nothing at fit start
+            raise ValueError(ROW_LAYOUT_TOKEN_WISE)
         attention = batch["attention_mask"]
         aligned = {
             "ids": left_align(batch["input_ids"], attention),
