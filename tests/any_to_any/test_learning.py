@@ -40,7 +40,7 @@ def _trainer(tmp_path, **kwargs) -> Trainer:
     )
 
 
-def _bright_share(module, samples: int = 16) -> float:
+def _bright_share(module, samples: int = 64) -> float:
     """Share of codes of images sampled with guidance (text-only prompt) that belong to bright flat images'
     codes minus the share that belong to dark ones."""
     adapter, policy, processor = adapter_for(module.policy), module.policy.eval(), module.processor
@@ -118,10 +118,11 @@ def test_dpo_on_interleaved_pairs_learns_the_planted_image_preference(tmp_path):
     """align-anything text+image -> text+image fixtures: the preferred answer's image is bright (0.8), the
     other dark (0.2), and its text carries "indeed"; images flattened (see `code_grids.flatten`), validation
     images to code grids no training image has. Held-out statistic: the policy's image-part log-prob margin
-    (chosen minus rejected codes, summed over 16 codes). Measured: +0.09 -> +7.8 nats after 12 steps on 8
-    pairs; asked: a rise of at least 4 nats, positive on every pair. Sampled statistic (16 images generated
-    with guidance 3.0, see `_bright_share`): bright-minus-dark share of codes 0.01 -> 0.27; asked: a rise of
-    at least 0.2."""
+    (chosen minus rejected codes, summed over 16 codes). Measured: +0.09 -> +8.4 nats after 12 steps on 8
+    pairs; asked: a rise of at least 4 nats, positive on every pair. Sampled statistic (64 images generated
+    with guidance 3.0, see `_bright_share`): bright-minus-dark share of codes -0.03 -> 0.22; asked: a rise of
+    at least 0.2. (With 16 images the same statistic read 0.01 -> 0.27 on torch's looped AdamW and 0.01 ->
+    0.20 on its fused kernel: 16 images were too few for a 0.2 bar.)"""
     seed_everything(0)
     fmt = "align-anything/text-image-to-text-image"
     train = write_fixture(tmp_path / "train", fmt, rows=8, seed=0)
