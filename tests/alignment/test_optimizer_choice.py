@@ -69,8 +69,8 @@ def test_other_optimizers_and_deepspeed_are_left_alone():
     assert type(sgd) is torch.optim.SGD and sgd.param_groups[0]["foreach"] is None
     adam = build_optimizer(functools.partial(torch.optim.AdamW, lr=0.1), _params(), allow_fused=False)
     assert _implementation(adam) == ((None, None),)
-    half = [torch.nn.Parameter(torch.randn(3).to(torch.int64), requires_grad=False)]
-    assert _implementation(build_optimizer(functools.partial(torch.optim.AdamW), half)) == ((None, None),)
+    integer = [torch.nn.Parameter(torch.randn(3).to(torch.int64), requires_grad=False)]
+    assert _implementation(build_optimizer(functools.partial(torch.optim.AdamW), integer)) == ((None, None),)
 
 
 def test_a_training_module_builds_a_fused_adamw(tmp_path):

@@ -209,8 +209,9 @@ class ScoreModel(nn.Module):
         so each sequence's score is the one at its last token, as in a padded batch."""
         if RESPONSE_PART in inputs:
             raise ValueError("packed and shared-prefix batches are text-only; score interleaved ones padded")
-        ancestors = ancestor_mask(predictor_ids) if predictor_ids is not None else None
-        if ancestors is not None:
+        ancestors = None
+        if predictor_ids is not None:
+            ancestors = ancestor_mask(predictor_ids)
             inputs["attention_mask"] = prefix_attention_mask(self.backbone, ancestors)
         hidden = self.backbone(use_cache=False, **inputs).last_hidden_state
         index, attention = row_sequences(segment_ids, ancestors)

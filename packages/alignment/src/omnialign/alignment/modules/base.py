@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.strategies import DeepSpeedStrategy
 from transformers import PreTrainedModel
 
 from omnialign.alignment.optim import ScheduleOptions, build_optimizer, build_schedule
@@ -115,18 +116,17 @@ class AlignmentModule(LightningModule):
         if isinstance(inner, torch.optim.Optimizer):
             inner.zero_grad(set_to_none=True)
 
-    def build_optimizer(
+    def create_optimizer(
         self, factory: OptimizerCallable, params: list[torch.nn.Parameter]
     ) -> torch.optim.Optimizer:
         """`factory` over `params`, on torch's fused Adam kernel where the config leaves that open
         (`optim.build_optimizer`); not under DeepSpeed, whose engine steps its own flat partitions."""
         strategy = self._trainer.strategy if self._trainer is not None else None
-        deepspeed = type(strategy).__name__.startswith("DeepSpeed")
-        return build_optimizer(factory, params, allow_fused=not deepspeed)
+        return build_optimizer(factory, params, allow_fused=not isinstance(strategy, DeepSpeedStrategy))
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = self.build_optimizer(self.optimizer_factory, params)
+        optimizer = self.create_optimizer(self.optimizer_factory, params)
         total = int(self.trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, "lr_scheduler": build_schedule(optimizer, self.schedule, total)}
 

@@ -166,7 +166,7 @@ class OnlineRLModule(PolicyModule):
     def configure_optimizers(self):
         updates = int(self.trainer.estimated_stepping_batches) * self.ppo_epochs * self.mini_batches
         optimizers = [
-            self.build_optimizer(factory, params)
+            self.create_optimizer(factory, params)
             for factory, params in zip(self.optimizer_factories(), self.trained_groups(), strict=True)
         ]
         return optimizers, [build_schedule(o, self.schedule, updates) for o in optimizers]
