@@ -52,9 +52,13 @@ def test_packed_and_padded_give_the_same_per_sequence_logprobs(name):
         from_packed = per_sequence_sum(response_token_logprobs(model, packed), packed)
     torch.testing.assert_close(from_packed, from_padded, rtol=1e-5, atol=1e-5)
     # and packing is not trivially equal: crossing a boundary would change the numbers
-    leaky = dict(packed, position_ids=torch.arange(packed["input_ids"].shape[1]).unsqueeze(0))
-    with torch.no_grad():
-        from_leaky = per_sequence_sum(response_token_logprobs(model, leaky), leaky)
+    width = packed["input_ids"].shape[1]
+    one_sequence = {
+        "position_ids": torch.arange(width).unsqueeze(0),
+        "segment_ids": torch.zeros(1, width).long(),
+    }
+    with torch.no_grad():  # summed by the true sequences
+        from_leaky = per_sequence_sum(response_token_logprobs(model, packed | one_sequence), packed)
     assert not torch.allclose(from_leaky[1:], from_padded[1:], atol=1e-3)
 
 

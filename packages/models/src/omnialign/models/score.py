@@ -38,6 +38,7 @@ from omnialign.data.interleaved import RESPONSE_PART, RESPONSE_PIXELS
 from omnialign.data.sample import Sample
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.backbone import DTYPES, BackboneOptions, enable_activation_checkpointing
+from omnialign.models.generation.block_attention import row_attention
 from omnialign.models.generation.prefix_mask import ancestor_mask, prefix_attention_mask
 from omnialign.models.tiny import tiny_spec
 
@@ -213,7 +214,8 @@ class ScoreModel(nn.Module):
         if predictor_ids is not None:
             ancestors = ancestor_mask(predictor_ids)
             inputs["attention_mask"] = prefix_attention_mask(self.backbone, ancestors)
-        hidden = self.backbone(use_cache=False, **inputs).last_hidden_state
+        with row_attention(self.backbone, segment_ids, predictor_ids, ancestors) as blocks:
+            hidden = self.backbone(use_cache=False, **inputs, **blocks).last_hidden_state
         index, attention = row_sequences(segment_ids, ancestors)
         token_scores = self.head(hidden[0]).float()[index]
         rows = torch.arange(index.shape[0], device=index.device)

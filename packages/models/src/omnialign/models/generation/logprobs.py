@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from omnialign.data.collate import PREDICTOR_IDS, model_inputs
 from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
+from omnialign.models.generation.block_attention import row_attention
 from omnialign.models.generation.prefix_mask import ancestor_mask, prefix_attention_mask
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
@@ -53,8 +54,10 @@ def response_token_logprobs(
             raise ValueError("shared_prefix batches are text-only; any-to-any models score padded batches")
         return adapter.response_token_logprobs(model, batch, temperature)
     inputs = model_inputs(batch)
+    ancestors = None
     if PREDICTOR_IDS in batch:
-        inputs["attention_mask"] = prefix_attention_mask(model, ancestor_mask(batch[PREDICTOR_IDS]))
+        ancestors = ancestor_mask(batch[PREDICTOR_IDS])
+        inputs["attention_mask"] = prefix_attention_mask(model, ancestors)
         sources = batch[PREDICTOR_IDS]
     else:  # position t-1 predicts token t; position 0 predicts nothing
         sources = torch.arange(-1, batch["input_ids"].shape[1] - 1, device=batch["input_ids"].device)
@@ -63,11 +66,12 @@ def response_token_logprobs(
     rows, columns = mask.nonzero(as_tuple=True)
     predictors = sources[rows, columns]
     parts = _body_and_head(model)
-    if parts is None:
-        logits = model(**inputs, use_cache=False).logits[rows, predictors]
-    else:
-        body, head = parts
-        logits = head(body(**inputs, use_cache=False).last_hidden_state[rows, predictors])
+    with row_attention(model, batch.get("segment_ids"), batch.get(PREDICTOR_IDS), ancestors) as blocks:
+        if parts is None:
+            logits = model(**inputs, **blocks, use_cache=False).logits[rows, predictors]
+        else:
+            body, head = parts
+            logits = head(body(**inputs, **blocks, use_cache=False).last_hidden_state[rows, predictors])
     logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
