@@ -3,7 +3,8 @@ GRPO, on a tiny random Llama and on the embedded SmolLM2-135M-Instruct, against 
 configuration (bench/peer/trl_side.py says which that is and why). OmniAlign's DPO also runs with its two
 padding-free batch layouts: `-pack` (packing: the 2B sequences in one row) and `-prefix` (shared_prefix: each
 pair's prompt once, then both responses), the latter running fewer tokens through the network; its reward
-model runs `-prefix` too, and its SFT `-pack`, against TRL's own padding-free SFT (`-pf`).
+model and GRPO run `-prefix` too (GRPO: each mini-batch's distinct prompts once in its log-prob passes), and
+its SFT `-pack`, against TRL's own padding-free SFT (`-pf`).
 
 Every variant runs in its own subprocess (its peak resident memory is its own), repeated `--repeats` times in
 interleaved order (variant A, B, C, A, B, C, ...: drift in machine load hits every variant alike); tables give
@@ -63,7 +64,13 @@ VARIANTS = {  # objective -> (side, variant); a DPO variant's reference mode is 
         ("trl", "best-pf"),
         ("trl", "best-pf-nogc"),
     ],
-    "grpo": [("omnialign", "default"), ("trl", "default"), ("trl", "best"), ("trl", "best-nogc")],
+    "grpo": [  # `prefix`: OmniAlign's log-prob passes run each mini-batch's distinct prompts once
+        ("omnialign", "default"),
+        ("omnialign", "default-prefix"),
+        ("trl", "default"),
+        ("trl", "best"),
+        ("trl", "best-nogc"),
+    ],
 }
 UNITS = {"dpo": "pairs", "reward": "pairs", "sft": "sequences", "grpo": "samples"}
 

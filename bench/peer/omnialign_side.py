@@ -150,12 +150,15 @@ def run(objective: str, variant: str, workload: Workload, folder: Path, workdir:
             },
         }
     else:
-        return run_grpo(workload, folder, workdir, start)
+        return run_grpo(workload, folder, workdir, start, shared_prefix="prefix" in words)
     return _fit({"model": model, "data": data}, clock, start, workload.steps, workdir)
 
 
-def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float) -> dict[str, float]:
-    """GRPO: one training step is a rollout of `prompts` x `samples_per_prompt` answers and its updates."""
+def run_grpo(
+    workload: Workload, folder: Path, workdir: Path, start: float, shared_prefix: bool
+) -> dict[str, float]:
+    """GRPO: one training step is a rollout of `prompts` x `samples_per_prompt` answers and its updates
+    (`shared_prefix`: each mini-batch's distinct prompts run once in its log-prob passes)."""
     rollouts = workload.rollouts_warmup + workload.rollouts_timed
     rows = [
         {"system": r["system"], "prompt": r["prompt"]} for r in records(workload, rollouts * workload.prompts)
@@ -172,6 +175,7 @@ def run_grpo(workload: Workload, folder: Path, workdir: Path, start: float) -> d
             "ppo_epochs": workload.epochs,
             "mini_batches": 2,
             "baseline": "grpo",
+            "shared_prefix": shared_prefix,
             "optimizer": _optimizer(workload),
         },
     }

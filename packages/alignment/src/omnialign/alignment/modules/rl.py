@@ -48,6 +48,7 @@ from omnialign.alignment.rollout.scoring import Scorer
 from omnialign.data.datamodules import PromptDataModule, SFTDataModule
 from omnialign.models.backbone import BackboneOptions, load_causal_lm, tokenizer_of
 from omnialign.models.generation.logprobs import response_token_logprobs
+from omnialign.models.generation.shared_prompts import shared_prompt_logprobs
 from omnialign.models.generation.text import (
     GenerationBackend,
     GenerationOptions,
@@ -96,6 +97,7 @@ class OnlineRLModule(PolicyModule):
         max_grad_norm: float | None = 1.0,
         ptx_data: SFTDataModule | None = None,
         ptx_coef: float = 0.0,
+        shared_prefix: bool = False,
         **kwargs,
     ) -> None:
         """
@@ -120,6 +122,10 @@ class OnlineRLModule(PolicyModule):
             ptx_data: Supervised data mixed into every update (InstructGPT's PPO-ptx), one batch per
                 optimiser step, cycling; it gets the policy's processor.
             ptx_coef: Weight γ of the PTX loss (token-mean NLL of the supervised responses).
+            shared_prefix: Score each mini-batch with every distinct prompt run once, its sampled responses
+                all continuing it in one unpadded row (`shared_prompts`; same log-probs as the padded
+                batch): fewer tokens whenever a mini-batch holds several samples per prompt. Text-only
+                policies.
         """
         super().__init__(backbone=backbone, **kwargs)
         if samples_per_prompt % mini_batches:
@@ -144,6 +150,7 @@ class OnlineRLModule(PolicyModule):
             raise ValueError("ptx_coef > 0 needs ptx_data (an SFT data module)")
         self.ptx_data = ptx_data if ptx_coef > 0 else None
         self.ptx_coef = ptx_coef
+        self.shared_prefix = shared_prefix
         self._ptx_batches: Iterator[dict] | None = None
         self.strict_loading = False  # the reference is rebuilt, never checkpointed
 
@@ -195,7 +202,8 @@ class OnlineRLModule(PolicyModule):
 
     # -- rollout ---------------------------------------------------------------------------------------
     def _log_probs(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        return response_token_logprobs(model, batch, self.generation.temperature)
+        score = shared_prompt_logprobs if self.shared_prefix else response_token_logprobs
+        return score(model, batch, self.generation.temperature)
 
     def _by_mini_batch(self, rollout: Rollout, fn: Callable[[dict[str, Tensor]], Tensor]) -> Tensor:
         """`fn` over the rollout one mini-batch of tiles at a time (bounded memory), rows in order."""
