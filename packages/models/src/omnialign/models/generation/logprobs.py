@@ -18,12 +18,14 @@ from omnialign.data.interleaved import RESPONSE_PART
 from omnialign.models.any_to_any import adapter_for
 from omnialign.models.generation.block_attention import row_attention
 from omnialign.models.generation.prefix_mask import ancestor_mask, prefix_attention_mask
+from omnialign.models.generation.tied_head import project
 
 # config attributes that change logits after the head; their presence (non-null) disables the fast path
 _LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
 
 
-def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
+def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module | None] | None:
+    """The network body, the LM head and the input embeddings (which the head may be tied to)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps the model
     prefix = getattr(base, "base_model_prefix", None)
     if not prefix or not hasattr(base, "get_output_embeddings"):
@@ -35,7 +37,7 @@ def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
     head = base.get_output_embeddings()
     if body is None or body is base or head is None:
         return None
-    return body, head
+    return body, head, base.get_input_embeddings()
 
 
 def response_token_logprobs(
@@ -70,8 +72,9 @@ def response_token_logprobs(
         if parts is None:
             logits = model(**inputs, **blocks, use_cache=False).logits[rows, predictors]
         else:
-            body, head = parts
-            logits = head(body(**inputs, **blocks, use_cache=False).last_hidden_state[rows, predictors])
+            body, head, embeddings = parts
+            hidden = body(**inputs, **blocks, use_cache=False).last_hidden_state[rows, predictors]
+            logits = project(head, hidden, embeddings)
     logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
