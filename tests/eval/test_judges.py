@@ -34,10 +34,13 @@ class StubHandler(ChatStub):
 
     def reply(self, body: dict) -> str:
         StubHandler.bodies.append({"path": self.path, **body})
-        content = body["messages"][0]["content"]
-        if isinstance(content, list):  # a vision message: the judge text is the first part
-            content = content[0]["text"]
-        return "Rating: [[4]]" if "Reference answer:" in content else "I cannot rate this."
+        return "Rating: [[4]]" if "Reference answer:" in judge_text(body) else "I cannot rate this."
+
+
+def judge_text(body: dict) -> str:
+    """The judge prompt of a request body; a vision message carries it as its first part."""
+    content = body["messages"][0]["content"]
+    return content[0]["text"] if isinstance(content, list) else content
 
 
 @pytest.fixture
@@ -71,9 +74,11 @@ def test_http_judge_against_a_local_stub(stub_url, data, tmp_path):
     assert results["synergy", "score"]["n"] == 0
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["verdict"] for r in rows] == ["Rating: [[4]]"] * 2 + ["I cannot rate this."] * 2
-    first = StubHandler.bodies[0]
-    assert first["path"] == "/v1/chat/completions" and first["model"] == "stub-judge"
-    assert "Reference answer: 4" in first["messages"][0]["content"]
+    # the judge sends its requests concurrently: they reach the stub in any order
+    assert {(body["path"], body["model"]) for body in StubHandler.bodies} == {
+        ("/v1/chat/completions", "stub-judge")
+    }
+    assert sum("Reference answer: 4" in judge_text(body) for body in StubHandler.bodies) == 1
     assert (out / "report/report.html").exists()
 
 
