@@ -3,8 +3,8 @@ added into in place.
 
 With tied weights the `[V, D]` matrix gets two gradients each step, one from the head and one from the
 embedding lookup, and autograd sums them before the optimiser sees them. It sums in place only when the first
-one to arrive is a plain tensor it owns; the head's gradient under `nn.Linear` arrives as a transposed view of
-a matmul's output, so autograd allocates a third `[V, D]` buffer for the sum (113 MB for SmolLM2's 49k x 576
+one to arrive is a plain tensor it owns; the head's gradient under `nn.Linear` arrives as a view of a matmul's
+output, so autograd allocates a third `[V, D]` buffer for the sum (113 MB for SmolLM2's 49k x 576
 vocabulary). Where fresh pages are expensive (a CPU VM faults in every page of a new buffer) that allocation
 costs about as much as the head's own weight-gradient matmul, and it always adds one `[V, D]` to peak memory.
 `project` returns the same logits and gradients, with the head's weight gradient made by one matmul into a
