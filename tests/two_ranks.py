@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from ports import free_port
 
 
 def run_two_ranks(script: str, folder: Path, *args: str, timeout: int = 900) -> None:
@@ -21,7 +16,7 @@ def run_two_ranks(script: str, folder: Path, *args: str, timeout: int = 900) -> 
     path = folder / "rank.py"
     path.write_text(script)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2"]
-    command += [f"--master-port={_free_port()}", str(path), str(folder), *args]
+    command += [f"--master-port={free_port()}", str(path), str(folder), *args]
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, run.stderr[-4000:]

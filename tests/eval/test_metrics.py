@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from metric_cases import CASES, run_case
+from ports import free_port
 
 from omnialign.eval.metrics import ModerationMetrics, PreferenceAccuracy
 
@@ -46,16 +46,10 @@ def test_moderation_ignores_unlabelled_entries():
     assert (result["precision/b"], result["recall/b"], result["auroc/b"]) == pytest.approx((1.0, 1.0, 1.0))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_metrics_synchronise_across_two_gloo_processes(tmp_path):
     """Each rank sees every other row; both ranks must compute the full-data, hand-computed values."""
-    port = str(_free_port())
+    port = str(free_port())
     outs = [tmp_path / f"rank{rank}.json" for rank in range(2)]
     procs = [
         subprocess.Popen(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ports import free_port
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from omnialign.eval.adapters import ResponseFile
@@ -38,12 +38,6 @@ MAX_TOKENS = 16
 REGISTRY = (
     "tasks:\n  - {name: understanding, family: understanding, data: understanding.jsonl, judge: judge}\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -65,7 +59,7 @@ def served(tmp_path_factory) -> tuple[str, str]:
     """(base URL, model name) of `transformers serve` on a free 127.0.0.1 port, stopped after the tests."""
     folder = pretrained_location("smollm2-135m-instruct")
     executable = shutil.which("transformers", path=str(Path(sys.executable).parent))
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     command = [executable, "serve", folder, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+from ports import free_port
 from torch import nn
 
 from omnialign.models.generation import sharding
@@ -61,16 +61,10 @@ open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w").write(json.dumps(result
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_generate_keeps_zero3_ranks_in_step(tmp_path):
     pytest.importorskip("deepspeed", reason="deepspeed not installed (uv sync installs its default group)")
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for rank in (0, 1):
         env = {
